@@ -1,0 +1,5 @@
+"""nurture: self-hosted marketing automation."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

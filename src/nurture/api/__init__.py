@@ -1,0 +1,1 @@
+"""HTTP: tracking API (Segment-compatible), admin REST API, operations endpoints."""

@@ -1,0 +1,82 @@
+"""Builds the FastAPI application around a container."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from nurture import __version__
+from nurture.api import accounts, contacts, imports, ops, problems, tracking
+from nurture.api.metrics import HTTP_REQUESTS
+from nurture.bootstrap import Container, build
+from nurture.logs import configure
+
+log = structlog.get_logger("nurture.http")
+
+
+class _Observe:
+    """Records a duration metric per route and logs each request (pure ASGI: cheap on the hot path)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            HTTP_REQUESTS.labels(scope["method"], path, str(status)).observe(elapsed)
+            log.debug(
+                "request",
+                method=scope["method"],
+                path=scope["path"],
+                status=status,
+                ms=round(elapsed * 1000, 2),
+            )
+
+
+def create_app(container: Container) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        container.close()
+
+    app = FastAPI(
+        title="nurture",
+        version=__version__,
+        summary="Marketing automation: Segment-compatible tracking API and admin REST API.",
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    problems.install(app)
+    for module in (tracking, contacts, accounts, imports, ops):
+        app.include_router(module.router)
+    app.add_middleware(_Observe)
+    return app
+
+
+def create_app_from_env() -> Any:
+    """Factory for `uvicorn --factory` (one per worker process), configured from NURTURE_ settings."""
+    container = build()
+    configure(container.settings.log_level, container.settings.log_json)
+    return create_app(container)

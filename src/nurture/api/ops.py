@@ -1,0 +1,25 @@
+"""Operations: health and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.concurrency import run_in_threadpool
+
+from nurture.api.responses import json_response
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", summary="Health")
+async def healthz(request: Request) -> Response:
+    """200 when the database answers, 503 otherwise."""
+    ok = await run_in_threadpool(request.app.state.container.healthy)
+    return json_response(
+        {"status": "ok" if ok else "unavailable", "database": ok}, status_code=200 if ok else 503
+    )
+
+
+@router.get("/metrics", summary="Prometheus metrics")
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,63 @@
+"""RFC 9457 problem details: the one place where errors become HTTP responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+
+from nurture.api.responses import json_response
+from nurture.domain.errors import Conflict, FieldError, Invalid, NotFound, NurtureError, Unauthorized
+
+PROBLEM = "application/problem+json"
+_STATUS = {Invalid: 400, Unauthorized: 401, NotFound: 404, Conflict: 409}
+
+
+def problem(
+    status: int, title: str, detail: str, errors: list[FieldError] | None = None, **extra: Any
+) -> Response:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
+    if errors:
+        body["errors"] = [{"field": e.field, "message": e.message} for e in errors]
+    headers = {"WWW-Authenticate": 'Bearer realm="nurture"'} if status == 401 else None
+    return json_response(body, status, headers, PROBLEM)
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "body"
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(NurtureError)
+    async def _domain(_request: Request, exc: NurtureError) -> Response:
+        status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 400)
+        errors = exc.errors if isinstance(exc, Invalid) else None
+        return problem(status, exc.title, exc.detail, errors)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> Response:
+        errors = [FieldError(_path(tuple(e["loc"])), e["msg"]) for e in exc.errors()]
+        return _domain_invalid(errors)
+
+    @app.exception_handler(HTTPException)
+    async def _http(_request: Request, exc: HTTPException) -> Response:
+        return problem(exc.status_code, str(exc.detail), str(exc.detail))
+
+
+def _domain_invalid(errors: list[FieldError]) -> Response:
+    invalid = Invalid(errors)
+    return problem(400, invalid.title, invalid.detail, invalid.errors)

@@ -1,0 +1,143 @@
+"""The Segment HTTP Tracking API: server routes, analytics.js browser routes, project settings."""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from nurture.api.auth import basic_user
+from nurture.api.metrics import EVENTS_INGESTED
+from nurture.api.responses import json_response
+from nurture.bootstrap import Container
+from nurture.domain.errors import Invalid, NotFound, Unauthorized
+from nurture.domain.keys import KeyKind
+from nurture.domain.tracking import (
+    MAX_BATCH_BYTES,
+    MAX_EVENT_BYTES,
+    Batch,
+    MessageType,
+    parse_batch,
+    parse_single,
+)
+
+router = APIRouter(tags=["tracking"])
+
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "POST, GET, OPTIONS",
+    "Access-Control-Allow-Headers": "Content-Type, Authorization",
+    "Access-Control-Max-Age": "86400",
+}
+_SHORT = {
+    "i": MessageType.IDENTIFY,
+    "t": MessageType.TRACK,
+    "p": MessageType.PAGE,
+    "s": MessageType.SCREEN,
+    "g": MessageType.GROUP,
+    "a": MessageType.ALIAS,
+}
+_OK = b'{"success":true}'
+
+
+async def _read_json(request: Request, limit: int) -> Any:
+    """The body as JSON: gzip undone (bounded, so a small bomb cannot blow up), size checked."""
+    raw = await request.body()
+    if request.headers.get("content-encoding", "").lower() == "gzip":
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            raw = inflater.decompress(raw, limit + 1)
+        except zlib.error:
+            raise Invalid.one("body", "Content-Encoding is gzip but the body is not valid gzip") from None
+    if len(raw) > limit:
+        raise Invalid.one("body", f"request body exceeds {limit} bytes ({limit // 1024} KB)")
+    if not raw:
+        raise Invalid.one("body", "is empty; send a JSON object")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise Invalid.one("body", f"is not valid JSON ({exc})") from None
+
+
+async def _ingest(request: Request, batch: Batch) -> Response:
+    container: Container = request.app.state.container
+    write_key = basic_user(request) or batch.write_key
+    if not write_key:
+        raise Unauthorized("send the write key as the HTTP Basic user name or as `writeKey` in the body")
+    workspace_id = await run_in_threadpool(container.workspaces.authenticate, write_key, KeyKind.WRITE)
+    await run_in_threadpool(container.ingest.ingest, workspace_id, batch)
+    for message in batch.messages:
+        EVENTS_INGESTED.labels(message.type.value).inc()
+    return Response(_OK, media_type="application/json", headers=CORS_HEADERS)
+
+
+def _single(kind: MessageType) -> Any:
+    async def endpoint(request: Request) -> Response:
+        return await _ingest(request, parse_single(await _read_json(request, MAX_EVENT_BYTES), kind))
+
+    endpoint.__name__ = f"ingest_{kind.value}"
+    endpoint.__doc__ = f"Segment `{kind.value}` call (HTTP Basic: write key as user name)."
+    return endpoint
+
+
+for _kind in MessageType:
+    router.add_api_route(
+        f"/v1/{_kind.value}", _single(_kind), methods=["POST"], summary=f"Segment {_kind.value}"
+    )
+for _short, _kind in _SHORT.items():
+    router.add_api_route(
+        f"/v1/{_short}",
+        _single(_kind),
+        methods=["POST"],
+        summary=f"analytics.js {_kind.value}",
+        include_in_schema=False,
+    )
+
+
+@router.post("/v1/batch", summary="Segment batch")
+async def ingest_batch(request: Request) -> Response:
+    """Up to 500 KB of messages of any type; stored all together or not at all."""
+    return await _ingest(request, parse_batch(await _read_json(request, MAX_BATCH_BYTES)))
+
+
+@router.options("/v1/{path:path}", include_in_schema=False)
+async def preflight(path: str) -> Response:
+    return Response(status_code=204, headers=CORS_HEADERS)
+
+
+@router.get("/v1/projects/{write_key}/settings", summary="analytics.js settings")
+async def project_settings(write_key: str, request: Request) -> Response:
+    """What analytics.js loads at start: where to send events (this server) and with which key."""
+    container: Container = request.app.state.container
+    try:
+        await run_in_threadpool(container.workspaces.authenticate, write_key, KeyKind.WRITE)
+    except Unauthorized:
+        raise NotFound("no workspace has this write key") from None
+    host = request.headers.get("host", f"{container.settings.host}:{container.settings.port}")
+    settings = {
+        "integrations": {
+            "Segment.io": {
+                "apiKey": write_key,
+                "apiHost": f"{host}/v1",
+                "protocol": request.url.scheme,
+                "unbundledIntegrations": [],
+                "addBundledMetadata": False,
+            },
+        },
+        "plan": {
+            "track": {"__default": {"enabled": True, "integrations": {}}},
+            "identify": {"__default": {"enabled": True}},
+            "group": {"__default": {"enabled": True}},
+        },
+        "edgeFunction": {},
+        "analyticsNextEnabled": True,
+        "middlewareSettings": {},
+        "enabledMiddleware": {},
+        "metrics": {"sampleRate": 0},
+        "legacyVideoPluginsEnabled": False,
+        "remotePlugins": [],
+    }
+    return json_response(settings, headers=CORS_HEADERS)

@@ -1,0 +1,1 @@
+"""Use cases. Each write owns its transaction; the API, CLI and workers call these and nothing deeper."""

@@ -1,0 +1,159 @@
+"""Accounts (companies, Segment `group`): upserted from group calls and managed through the API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from nurture.domain.accounts import AccountUpdate, parse_account_traits
+from nurture.domain.contacts import Account, Page
+from nurture.domain.errors import Conflict, NotFound
+from nurture.domain.profile import apply_attributes
+from nurture.services.clock import Clock
+from nurture.services.paging import decode_id_cursor, encode_id_cursor
+from nurture.store import accounts as store
+from nurture.store.db import Database
+from nurture.store.ids import new_id
+
+
+def _apply(account: Account, update: AccountUpdate, now: datetime) -> bool:
+    before = (account.name, account.domain, account.attributes)
+    if update.name is not None:
+        account.name = update.name
+    if update.domain is not None:
+        account.domain = update.domain
+    for name in update.unset:
+        setattr(account, name, None)
+    account.attributes = apply_attributes(account.attributes, update.attributes)
+    changed = before != (account.name, account.domain, account.attributes)
+    if changed:
+        account.updated_at = now
+    return changed
+
+
+def _new_account(group_id: str, now: datetime) -> Account:
+    return Account(new_id(), group_id, None, None, {}, now, now)
+
+
+class AccountBook:
+    """Accounts touched by one ingest transaction: group calls upsert them and link the contact."""
+
+    def __init__(self, conn: Connection, workspace_id: str, now: datetime) -> None:
+        self.conn = conn
+        self.workspace_id = workspace_id
+        self.now = now
+        self._by_group: dict[str, Account] = {}
+        self._new: set[str] = set()
+        self._dirty: set[str] = set()
+        self._members: set[tuple[str, str]] = set()
+
+    def prefetch(self, group_ids: Iterable[str]) -> None:
+        wanted = set(group_ids) - self._by_group.keys()
+        if wanted:
+            self._by_group.update(store.by_group_ids(self.conn, self.workspace_id, wanted))
+
+    def group(self, contact_id: str, group_id: str, update: AccountUpdate) -> None:
+        self.prefetch([group_id])
+        account = self._by_group.get(group_id)
+        if account is None:
+            account = self._by_group[group_id] = _new_account(group_id, self.now)
+            self._new.add(group_id)
+        if _apply(account, update, self.now) and group_id not in self._new:
+            self._dirty.add(group_id)
+        self._members.add((account.id, contact_id))
+
+    def flush(self, final_id: Callable[[str], str]) -> None:
+        """Write accounts and memberships; `final_id` maps a contact to the one it was merged into."""
+        store.insert_accounts(self.conn, self.workspace_id, [self._by_group[g] for g in sorted(self._new)])
+        store.update_accounts(self.conn, self.workspace_id, [self._by_group[g] for g in sorted(self._dirty)])
+        store.add_members(
+            self.conn,
+            [
+                {"workspace_id": self.workspace_id, "account_id": a, "contact_id": c, "created_at": self.now}
+                for a, c in sorted({(a, final_id(c)) for a, c in self._members})
+            ],
+        )
+        self._new.clear()
+        self._dirty.clear()
+        self._members.clear()
+
+
+class AccountService:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    def list(
+        self,
+        workspace_id: str,
+        *,
+        group_id: str | None = None,
+        domain: str | None = None,
+        search: str | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> Page[Account]:
+        with self.db.read() as conn:
+            found = store.list_accounts(
+                conn,
+                workspace_id,
+                group_id=group_id,
+                domain=domain,
+                search=search,
+                after=decode_id_cursor(cursor),
+                limit=limit + 1,
+            )
+        more = len(found) > limit
+        items = found[:limit]
+        return Page(items, encode_id_cursor(items[-1].id) if more and items else None)
+
+    def get(self, workspace_id: str, account_id: str) -> Account:
+        with self.db.read() as conn:
+            return self._get(conn, workspace_id, account_id)
+
+    def members(self, workspace_id: str, account_id: str) -> list[str]:
+        with self.db.read() as conn:
+            self._get(conn, workspace_id, account_id)
+            return store.member_ids(conn, workspace_id, account_id)
+
+    def create(self, workspace_id: str, group_id: str, traits: Mapping[str, Any]) -> Account:
+        update = parse_account_traits(traits, "")
+        now = self.clock.now()
+        with self.db.write() as conn:
+            if store.by_group_ids(conn, workspace_id, [group_id]):
+                raise Conflict(f"an account with group_id {group_id!r} exists already")
+            account = _new_account(group_id, now)
+            _apply(account, update, now)
+            store.insert_accounts(conn, workspace_id, [account])
+        return account
+
+    def change(
+        self, workspace_id: str, account_id: str, traits: Mapping[str, Any], *, replace: bool
+    ) -> Account:
+        """PATCH merges traits (null unsets); PUT (`replace`) sets name, domain and attributes whole."""
+        update = parse_account_traits(traits, "")
+        now = self.clock.now()
+        with self.db.write() as conn:
+            account = self._get(conn, workspace_id, account_id)
+            if replace:
+                account.name = account.domain = None
+                account.attributes = {}
+            _apply(account, update, now)
+            account.updated_at = now
+            store.update_accounts(conn, workspace_id, [account])
+        return account
+
+    def delete(self, workspace_id: str, account_id: str) -> None:
+        with self.db.write() as conn:
+            self._get(conn, workspace_id, account_id)
+            store.delete_account(conn, workspace_id, account_id)
+
+    @staticmethod
+    def _get(conn: Connection, workspace_id: str, account_id: str) -> Account:
+        account = store.get(conn, workspace_id, account_id)
+        if account is None:
+            raise NotFound(f"no account {account_id} in this workspace")
+        return account

@@ -1,0 +1,1 @@
+"""Adapters to the database: the only code that knows SQL."""

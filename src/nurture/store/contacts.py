@@ -1,0 +1,301 @@
+"""SQL for contacts, their identities and merges."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, String, and_, bindparam, case, cast, delete, func, or_, select, update
+
+from nurture.domain.contacts import Contact, IdentityKind
+from nurture.store.schema import (
+    account_members,
+    contact_identities,
+    contact_merges,
+    contacts,
+    events,
+)
+from nurture.store.sql import chunks, contains_pattern, insert_ignore
+
+CONTACT_COLUMNS = (
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "timezone",
+    "locale",
+    "attributes",
+    "created_at",
+    "updated_at",
+    "last_seen_at",
+)
+
+
+def contact_from_row(row: Row[Any] | Mapping[str, Any]) -> Contact:
+    m = row._mapping if isinstance(row, Row) else row
+    return Contact(
+        id=m["id"],
+        email=m["email"],
+        phone=m["phone"],
+        first_name=m["first_name"],
+        last_name=m["last_name"],
+        timezone=m["timezone"],
+        locale=m["locale"],
+        attributes=dict(m["attributes"] or {}),
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+        last_seen_at=m["last_seen_at"],
+    )
+
+
+def contact_row(workspace_id: str, contact: Contact) -> dict[str, Any]:
+    return {
+        "workspace_id": workspace_id,
+        "id": contact.id,
+        **{name: getattr(contact, name) for name in CONTACT_COLUMNS},
+    }
+
+
+def find_identities(
+    conn: Connection, workspace_id: str, kind: IdentityKind, values: Iterable[str]
+) -> dict[str, str]:
+    """Map identity value → contact id for those values that exist."""
+    found: dict[str, str] = {}
+    for part in chunks(sorted(set(values))):
+        rows = conn.execute(
+            select(contact_identities.c.value, contact_identities.c.contact_id).where(
+                contact_identities.c.workspace_id == workspace_id,
+                contact_identities.c.kind == kind.value,
+                contact_identities.c.value.in_(part),
+            )
+        )
+        found.update(dict(rows.tuples().all()))
+    return found
+
+
+def identities_of(
+    conn: Connection, workspace_id: str, contact_ids: Iterable[str]
+) -> dict[str, list[tuple[str, str]]]:
+    """Map contact id → [(kind, value)], oldest first."""
+    out: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for part in chunks(sorted(set(contact_ids))):
+        rows = conn.execute(
+            select(contact_identities.c.contact_id, contact_identities.c.kind, contact_identities.c.value)
+            .where(
+                contact_identities.c.workspace_id == workspace_id, contact_identities.c.contact_id.in_(part)
+            )
+            .order_by(contact_identities.c.created_at, contact_identities.c.value)
+        )
+        for contact_id, kind, value in rows:
+            out[contact_id].append((kind, value))
+    return out
+
+
+def load_contacts(conn: Connection, workspace_id: str, contact_ids: Iterable[str]) -> dict[str, Contact]:
+    """Contacts by id, with their user id and anonymous ids filled in."""
+    ids = sorted(set(contact_ids))
+    found: dict[str, Contact] = {}
+    for part in chunks(ids):
+        for row in conn.execute(
+            select(contacts).where(contacts.c.workspace_id == workspace_id, contacts.c.id.in_(part))
+        ):
+            found[row.id] = contact_from_row(row)
+    for contact_id, pairs in identities_of(conn, workspace_id, found).items():
+        attach_identities(found[contact_id], pairs)
+    return found
+
+
+def attach_identities(contact: Contact, pairs: Iterable[tuple[str, str]]) -> None:
+    for kind, value in pairs:
+        if kind == IdentityKind.USER_ID:
+            contact.user_id = value
+        elif kind == IdentityKind.ANONYMOUS_ID:
+            contact.anonymous_ids.append(value)
+
+
+def insert_contacts(conn: Connection, workspace_id: str, new: Sequence[Contact]) -> None:
+    if new:
+        conn.execute(contacts.insert(), [contact_row(workspace_id, c) for c in new])
+
+
+_update_contact = (
+    update(contacts)
+    .where(contacts.c.workspace_id == bindparam("w_id"), contacts.c.id == bindparam("c_id"))
+    .values({name: bindparam(name) for name in CONTACT_COLUMNS})
+)
+
+
+def update_contacts(conn: Connection, workspace_id: str, changed: Sequence[Contact]) -> None:
+    if changed:
+        conn.execute(
+            _update_contact,
+            [
+                {"w_id": workspace_id, "c_id": c.id, **{n: getattr(c, n) for n in CONTACT_COLUMNS}}
+                for c in changed
+            ],
+        )
+
+
+def insert_identities(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(insert_ignore(conn, contact_identities), list(rows))
+
+
+def delete_identity(
+    conn: Connection, workspace_id: str, kind: IdentityKind, value: str, contact_id: str
+) -> None:
+    conn.execute(
+        delete(contact_identities).where(
+            contact_identities.c.workspace_id == workspace_id,
+            contact_identities.c.kind == kind.value,
+            contact_identities.c.value == value,
+            contact_identities.c.contact_id == contact_id,
+        )
+    )
+
+
+def move_contact_rows(
+    conn: Connection, workspace_id: str, source_id: str, target_id: str, now: datetime
+) -> None:
+    """Point everything of `source_id` at `target_id` and delete the source (profile fields are the
+    caller's job). Every per-contact table must be listed here."""
+    for table in (contact_identities, events):
+        conn.execute(
+            update(table)
+            .where(table.c.workspace_id == workspace_id, table.c.contact_id == source_id)
+            .values(contact_id=target_id)
+        )
+    memberships = conn.execute(
+        select(account_members.c.account_id, account_members.c.created_at).where(
+            account_members.c.workspace_id == workspace_id, account_members.c.contact_id == source_id
+        )
+    ).all()
+    if memberships:
+        conn.execute(
+            insert_ignore(conn, account_members),
+            [
+                {"workspace_id": workspace_id, "account_id": a, "contact_id": target_id, "created_at": t}
+                for a, t in memberships
+            ],
+        )
+        conn.execute(
+            delete(account_members).where(
+                account_members.c.workspace_id == workspace_id, account_members.c.contact_id == source_id
+            )
+        )
+    conn.execute(
+        update(contact_merges)
+        .where(contact_merges.c.workspace_id == workspace_id, contact_merges.c.into_id == source_id)
+        .values(into_id=target_id)
+    )
+    conn.execute(
+        contact_merges.insert().values(
+            workspace_id=workspace_id, merged_id=source_id, into_id=target_id, merged_at=now
+        )
+    )
+    conn.execute(delete(contacts).where(contacts.c.workspace_id == workspace_id, contacts.c.id == source_id))
+
+
+def merged_into(conn: Connection, workspace_id: str, contact_id: str) -> str | None:
+    """The id a merged-away contact now lives under, if it was merged."""
+    result: str | None = conn.execute(
+        select(contact_merges.c.into_id).where(
+            contact_merges.c.workspace_id == workspace_id, contact_merges.c.merged_id == contact_id
+        )
+    ).scalar()
+    return result
+
+
+def merges_into(conn: Connection, workspace_id: str, contact_id: str) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        select(contact_merges.c.merged_id, contact_merges.c.merged_at)
+        .where(contact_merges.c.workspace_id == workspace_id, contact_merges.c.into_id == contact_id)
+        .order_by(contact_merges.c.merged_at)
+    )
+    return [{"merged_id": r.merged_id, "merged_at": r.merged_at} for r in rows]
+
+
+def list_contacts(
+    conn: Connection,
+    workspace_id: str,
+    *,
+    email: str | None,
+    user_id: str | None,
+    attributes: Mapping[str, str],
+    search: str | None,
+    after: str | None,
+    limit: int,
+) -> list[Contact]:
+    """Contacts in id (= creation) order after the cursor id, filtered; `limit` rows at most."""
+    query = select(contacts).where(contacts.c.workspace_id == workspace_id)
+    if email is not None:
+        query = query.where(contacts.c.email == email)
+    if user_id is not None:
+        query = query.where(
+            contacts.c.id.in_(
+                select(contact_identities.c.contact_id).where(
+                    contact_identities.c.workspace_id == workspace_id,
+                    contact_identities.c.kind == IdentityKind.USER_ID.value,
+                    contact_identities.c.value == user_id,
+                )
+            )
+        )
+    for name, value in attributes.items():
+        query = query.where(_attribute_text(conn, name) == value)
+    if search:
+        pattern = contains_pattern(search)
+        query = query.where(
+            or_(
+                *(
+                    func.lower(column).like(pattern, escape="\\")
+                    for column in (
+                        contacts.c.email,
+                        contacts.c.first_name,
+                        contacts.c.last_name,
+                        contacts.c.phone,
+                    )
+                )
+            )
+        )
+    if after is not None:
+        query = query.where(contacts.c.id > after)
+    rows = conn.execute(query.order_by(contacts.c.id).limit(limit)).all()
+    found = [contact_from_row(r) for r in rows]
+    by_id = {c.id: c for c in found}
+    for contact_id, pairs in identities_of(conn, workspace_id, by_id).items():
+        attach_identities(by_id[contact_id], pairs)
+    return found
+
+
+def _attribute_text(conn: Connection, name: str) -> Any:
+    """An attribute's value as text, for equality filters (numbers and booleans compare as text)."""
+    if conn.dialect.name == "postgresql":
+        return contacts.c.attributes.op("->>")(name)
+    # json_extract returns SQL values; booleans come back as 1/0, so render them as JSON does.
+    path = '$."' + name.replace('"', '""') + '"'
+    extracted = func.json_extract(contacts.c.attributes, path)
+    kind = func.json_type(contacts.c.attributes, path)
+    return case(
+        (kind == "true", "true"),
+        (kind == "false", "false"),
+        else_=cast(extracted, String),
+    )
+
+
+def delete_contact_rows(conn: Connection, workspace_id: str, contact_id: str) -> None:
+    """Erase a contact: events, identities, memberships, merge records and the contact row."""
+    for table in (events, contact_identities, account_members):
+        conn.execute(
+            delete(table).where(table.c.workspace_id == workspace_id, table.c.contact_id == contact_id)
+        )
+    conn.execute(
+        delete(contact_merges).where(
+            contact_merges.c.workspace_id == workspace_id,
+            or_(contact_merges.c.into_id == contact_id, contact_merges.c.merged_id == contact_id),
+        )
+    )
+    conn.execute(
+        delete(contacts).where(and_(contacts.c.workspace_id == workspace_id, contacts.c.id == contact_id))
+    )

@@ -1,0 +1,80 @@
+"""SQL for the append-only event store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, or_, select
+
+from nurture.domain.contacts import Event
+from nurture.store.schema import events
+from nurture.store.sql import chunks, insert_ignore
+
+
+def existing_message_ids(conn: Connection, workspace_id: str, message_ids: Iterable[str]) -> set[str]:
+    found: set[str] = set()
+    for part in chunks(sorted(set(message_ids))):
+        found.update(
+            conn.execute(
+                select(events.c.message_id).where(
+                    events.c.workspace_id == workspace_id, events.c.message_id.in_(part)
+                )
+            ).scalars()
+        )
+    return found
+
+
+def insert_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert event rows; a message id already stored in the workspace is skipped. Returns rows written."""
+    if not rows:
+        return 0
+    result = conn.execute(insert_ignore(conn, events), list(rows))
+    return int(result.rowcount) if result.rowcount is not None and result.rowcount >= 0 else len(rows)
+
+
+def event_from_row(row: Any) -> Event:
+    return Event(
+        id=row.id,
+        contact_id=row.contact_id,
+        message_id=row.message_id,
+        type=row.type,
+        name=row.name,
+        user_id=row.user_id,
+        anonymous_id=row.anonymous_id,
+        properties=dict(row.properties or {}),
+        context=dict(row.context or {}),
+        timestamp=row.timestamp,
+        original_timestamp=row.original_timestamp,
+        sent_at=row.sent_at,
+        received_at=row.received_at,
+    )
+
+
+def list_events(
+    conn: Connection,
+    workspace_id: str,
+    contact_id: str,
+    *,
+    before: tuple[datetime, str] | None,
+    limit: int,
+) -> list[Event]:
+    """A contact's events, newest first, strictly older than the cursor `(timestamp, id)`."""
+    query = select(events).where(events.c.workspace_id == workspace_id, events.c.contact_id == contact_id)
+    if before is not None:
+        at, event_id = before
+        query = query.where(
+            or_(events.c.timestamp < at, and_(events.c.timestamp == at, events.c.id < event_id))
+        )
+    rows = conn.execute(query.order_by(events.c.timestamp.desc(), events.c.id.desc()).limit(limit))
+    return [event_from_row(r) for r in rows]
+
+
+def all_events(conn: Connection, workspace_id: str, contact_id: str) -> list[Event]:
+    rows = conn.execute(
+        select(events)
+        .where(events.c.workspace_id == workspace_id, events.c.contact_id == contact_id)
+        .order_by(events.c.timestamp, events.c.id)
+    )
+    return [event_from_row(r) for r in rows]
