@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -91,7 +91,7 @@ def _normalize_name(value: str) -> str:
     return value
 
 
-_NORMALIZERS = {
+_NORMALIZERS: dict[str, Callable[[str], str]] = {
     "email": normalize_email,
     "phone": normalize_phone,
     "first_name": _normalize_name,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -114,7 +115,7 @@ class AccountService:
         with self.db.read() as conn:
             return self._get(conn, workspace_id, account_id)
 
-    def members(self, workspace_id: str, account_id: str) -> list[str]:
+    def members(self, workspace_id: str, account_id: str) -> builtins.list[str]:
         with self.db.read() as conn:
             self._get(conn, workspace_id, account_id)
             return store.member_ids(conn, workspace_id, account_id)

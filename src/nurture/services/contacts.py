@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -211,7 +212,7 @@ class ContactService:
         return found
 
     @staticmethod
-    def _mark_suppressed(conn: Connection, workspace_id: str, found: list[Contact]) -> None:
+    def _mark_suppressed(conn: Connection, workspace_id: str, found: builtins.list[Contact]) -> None:
         hashes = {c.id: address_hash(c.email) for c in found if c.email}
         hit = suppressions.suppressed(conn, workspace_id, "email", hashes.values())
         for contact in found:

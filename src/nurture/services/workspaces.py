@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import secrets
 import threading
 import time
@@ -63,7 +64,7 @@ class WorkspaceService:
                 return None
         return self.create(EXAMPLE_WORKSPACE)
 
-    def list(self) -> list[store.WorkspaceRow]:
+    def list(self) -> builtins.list[store.WorkspaceRow]:
         with self.db.read() as conn:
             return store.list_workspaces(conn)
 
@@ -87,7 +88,7 @@ class WorkspaceService:
                 raise NotFound(f"workspace {workspace_id} does not exist")
             return self._issue(conn, workspace_id, kind)
 
-    def list_keys(self, workspace_id: str) -> list[store.KeyRow]:
+    def list_keys(self, workspace_id: str) -> builtins.list[store.KeyRow]:
         with self.db.read() as conn:
             return store.list_keys(conn, workspace_id)
 
