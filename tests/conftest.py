@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -20,7 +21,9 @@ from sqlalchemy import create_engine, text
 
 from nurture.api.app import create_app
 from nurture.bootstrap import Container, build
+from nurture.domain.tracking import parse_batch
 from nurture.services.clock import ManualClock
+from nurture.services.ingest import IngestResult
 from nurture.services.workspaces import NewWorkspace
 from nurture.settings import Settings
 from nurture.store.db import Database, normalize_url
@@ -104,6 +107,11 @@ def secret(workspace: NewWorkspace) -> dict[str, str]:
 def write_auth(workspace: NewWorkspace) -> tuple[str, str]:
     """HTTP Basic credentials for the tracking API as `workspace` (write key as user name)."""
     return (workspace.write_key, "")
+
+
+def ingest(container: Container, workspace_id: str, *messages: dict[str, Any]) -> IngestResult:
+    """Send `messages` as one Segment batch request through the ingest service (one transaction)."""
+    return container.ingest.ingest(workspace_id, parse_batch({"batch": list(messages)}))
 
 
 def free_port() -> int:

@@ -71,6 +71,7 @@ def create_app(container: Container) -> FastAPI:
     problems.install(app)
     for module in (tracking, contacts, accounts, imports, ops):
         app.include_router(module.router)
+    app.add_middleware(tracking.TrackingCors)
     app.add_middleware(_Observe)
     return app
 

@@ -23,6 +23,10 @@ def problem(
         "title": title,
         "status": status,
         "detail": detail,
+        # Extension members read by Segment's and RudderStack's libraries; without `code`,
+        # rudder-sdk-python fails on a KeyError and retries a 4xx as if the network had failed.
+        "code": title.lower().replace(" ", "_"),
+        "message": detail,
         **extra,
     }
     if errors:
@@ -41,6 +45,12 @@ def _path(loc: tuple[Any, ...]) -> str:
     return out or "body"
 
 
+def _field_error(error: Any) -> FieldError:
+    if error["type"] == "json_invalid":  # its loc is a character position, not a field
+        return FieldError("body", f"is not valid JSON ({error.get('ctx', {}).get('error', error['msg'])})")
+    return FieldError(_path(tuple(error["loc"])), error["msg"])
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(NurtureError)
     async def _domain(_request: Request, exc: NurtureError) -> Response:
@@ -50,8 +60,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> Response:
-        errors = [FieldError(_path(tuple(e["loc"])), e["msg"]) for e in exc.errors()]
-        return _domain_invalid(errors)
+        return _domain_invalid([_field_error(e) for e in exc.errors()])
 
     @app.exception_handler(HTTPException)
     async def _http(_request: Request, exc: HTTPException) -> Response:

@@ -8,6 +8,8 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nurture.api.auth import basic_user
 from nurture.api.metrics import EVENTS_INGESTED
@@ -43,6 +45,28 @@ _SHORT = {
 _OK = b'{"success":true}'
 
 
+class TrackingCors:
+    """Every answer under /v1/, errors included, carries the CORS headers: browsers post there, and a
+    page can only read why an event was refused (or stop retrying it) when the answer allows it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in CORS_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_cors)
+
+
 async def _read_json(request: Request, limit: int) -> Any:
     """The body as JSON: gzip undone (bounded, so a small bomb cannot blow up), size checked."""
     raw = await request.body()
@@ -52,6 +76,8 @@ async def _read_json(request: Request, limit: int) -> Any:
             raw = inflater.decompress(raw, limit + 1)
         except zlib.error:
             raise Invalid.one("body", "Content-Encoding is gzip but the body is not valid gzip") from None
+        if len(raw) <= limit and not inflater.eof:
+            raise Invalid.one("body", "Content-Encoding is gzip but the gzip stream is cut short")
     if len(raw) > limit:
         raise Invalid.one("body", f"request body exceeds {limit} bytes ({limit // 1024} KB)")
     if not raw:

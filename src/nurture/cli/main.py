@@ -12,8 +12,9 @@ import orjson
 import typer
 import uvicorn
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from nurture.bootstrap import Container, build
 from nurture.domain.csv_import import parse_options
@@ -38,6 +39,11 @@ WorkspaceOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
+def _id_column() -> Column:
+    """Ids are what users copy into the next command: a narrow terminal must never cut them short."""
+    return Column("id", no_wrap=True, min_width=26)
+
+
 def _print_json(value: Any) -> None:
     sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
 
@@ -51,14 +57,15 @@ def _container() -> Iterator[Container]:
         yield container
     except Invalid as exc:
         for error in exc.errors:
+            # user text (column names, values) may contain [brackets]: never read it as markup
             err.print(
-                f"[red]error:[/red] {error.field}: {error.message}"
+                f"[red]error:[/red] {escape(error.field)}: {escape(error.message)}"
                 if error.field
-                else f"error: {error.message}"
+                else f"error: {escape(error.message)}"
             )
         raise typer.Exit(1) from None
     except NurtureError as exc:
-        err.print(f"[red]error:[/red] {exc.detail}")
+        err.print(f"[red]error:[/red] {escape(exc.detail)}")
         raise typer.Exit(1) from None
     finally:
         container.close()
@@ -119,7 +126,8 @@ def workspace_create(name: str, as_json: JsonOption = False) -> None:
     else:
         out.print(
             f"workspace {created.id} ({created.name})\nwrite key:  {created.write_key}\n"
-            f"secret key: {created.secret_key}"
+            f"secret key: {created.secret_key}",
+            markup=False,
         )
 
 
@@ -131,9 +139,9 @@ def workspace_list(as_json: JsonOption = False) -> None:
     if as_json:
         _print_json([{"id": w.id, "name": w.name, "created_at": w.created_at.isoformat()} for w in found])
         return
-    table = Table("id", "name", "created")
+    table = Table(_id_column(), "name", "created")
     for w in found:
-        table.add_row(w.id, w.name, w.created_at.isoformat(timespec="seconds"))
+        table.add_row(w.id, escape(w.name), w.created_at.isoformat(timespec="seconds"))
     out.print(table)
 
 
@@ -177,7 +185,7 @@ def keys_list(workspace: WorkspaceOption = None, as_json: JsonOption = False) ->
     if as_json:
         _print_json(rows)
         return
-    table = Table("id", "kind", "starts with", "created", "revoked")
+    table = Table(_id_column(), "kind", "starts with", "created", "revoked")
     for r in rows:
         table.add_row(r["id"], r["kind"], r["prefix"] + "…", r["created_at"], r["revoked_at"] or "")
     out.print(table)
@@ -251,7 +259,10 @@ def import_contacts(
             + (f", {report.suppressed} on the suppression list" if report.suppressed else "")
         )
         for e in report.errors:
-            out.print(f"  line {e.row}" + (f", column {e.column!r}" if e.column else "") + f": {e.reason}")
+            out.print(
+                f"  line {e.row}" + (f", column {e.column!r}" if e.column else "") + f": {e.reason}",
+                markup=False,
+            )
     if report.errors:
         raise typer.Exit(3)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,18 +41,20 @@ def parse_account_traits(traits: Mapping[str, Any], path: str = "traits") -> Acc
                 raise Invalid.one(join_path(path, key), f"must be a string of at most {MAX_NAME} characters")
             else:
                 update.name = value.strip()
-        elif key in ("domain", "website"):
+        elif key == "domain":
             if value is None:
                 update.unset.add("domain")
-            elif not isinstance(value, str):
-                raise Invalid.one(join_path(path, key), "must be a string")
-            else:
-                try:
+                continue
+            try:
+                update.domain = normalize_domain(value if isinstance(value, str) else "")
+            except ValueError as exc:
+                raise Invalid.one(join_path(path, key), str(exc)) from None
+        elif key == "website":
+            # A website is kept as given; when it names a host, that host is the domain (unless given).
+            update.attributes[key] = value
+            if isinstance(value, str) and "domain" not in traits:
+                with contextlib.suppress(ValueError):
                     update.domain = normalize_domain(value)
-                except ValueError as exc:
-                    raise Invalid.one(join_path(path, key), str(exc)) from None
-                if key == "website":
-                    update.attributes[key] = value
         else:
             update.attributes[key] = value
     return update

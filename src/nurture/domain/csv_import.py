@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -11,6 +13,7 @@ from typing import Any
 
 from nurture.domain.errors import FieldError, Invalid
 from nurture.domain.profile import CORE_FIELDS, TRAIT_ALIASES
+from nurture.domain.tracking import MAX_ID_LENGTH
 
 
 class ColumnType(StrEnum):
@@ -27,6 +30,10 @@ _TRUE = {"true", "yes", "y", "1"}
 _FALSE = {"false", "no", "n", "0"}
 USER_ID = "user_id"
 SKIP = "-"
+# Plain decimal text only: Python's int()/float() also read "1_000", "nan" and "inf", which are text here.
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+_INT64 = 2**63  # what a JSON document column holds as an integer without changing it
 
 
 @dataclass(frozen=True)
@@ -137,10 +144,15 @@ def convert(value: str, kind: ColumnType) -> Any:
     if kind is ColumnType.STRING:
         return value
     if kind is ColumnType.INTEGER:
-        return int(text)
+        if not _INTEGER.fullmatch(text):
+            raise ValueError(f"{text!r} is not a whole number")
+        return _integer(text)
     if kind is ColumnType.NUMBER:
-        number = float(text)
-        return int(number) if number.is_integer() and "." not in text and "e" not in text.lower() else number
+        if _INTEGER.fullmatch(text):
+            return _integer(text)
+        if not _NUMBER.fullmatch(text) or not math.isfinite(number := float(text)):
+            raise ValueError(f"{text!r} is not a decimal number")
+        return number
     if kind is ColumnType.BOOLEAN:
         if text.lower() in _TRUE:
             return True
@@ -154,7 +166,25 @@ def convert(value: str, kind: ColumnType) -> Any:
         if moment.tzinfo is None:
             raise ValueError("a date-time needs a UTC offset (e.g. 2024-05-01T09:00:00Z)")
         return moment.isoformat()
-    return json.loads(text)
+    return json.loads(text, parse_int=_integer, parse_float=_finite, parse_constant=_no_constant)
+
+
+def _integer(text: str) -> int:
+    number = int(text)
+    if not -_INT64 <= number < _INT64:
+        raise ValueError(f"{text} is outside the 64-bit integer range; declare the column string")
+    return number
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text} is too large a number")
+    return number
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON can hold")
 
 
 def infer_type(values: Sequence[str]) -> ColumnType:
@@ -207,6 +237,8 @@ def parse_row(line: int, cells: Sequence[str], columns: Sequence[Column | None])
         if column is None or not cell.strip():
             continue
         if column.target == USER_ID and not column.is_attribute:
+            if len(cell.strip()) > MAX_ID_LENGTH:
+                return RowError(line, column.name, f"a user_id has at most {MAX_ID_LENGTH} characters")
             row.user_id = cell.strip()
         elif not column.is_attribute:
             row.core[column.target] = cell

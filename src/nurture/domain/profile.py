@@ -121,7 +121,7 @@ def parse_traits(traits: Mapping[str, Any], path: str = "traits") -> TraitUpdate
         if core is None:
             update.attributes[key] = value
             continue
-        if value is None or value == "":
+        if value is None or (isinstance(value, str) and not value.strip()):
             update.core[core] = None
             continue
         if not isinstance(value, str):

@@ -11,7 +11,15 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import orjson
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from nurture.domain.errors import FieldError, Invalid
 
@@ -41,11 +49,14 @@ def _utc(value: datetime | None) -> datetime | None:
         return None
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is outside the years 1 to 9999 once converted to UTC") from None
 
 
 Identifier = Annotated[str, BeforeValidator(_coerce_id), Field(min_length=1, max_length=MAX_ID_LENGTH)]
-Timestamp = Annotated[datetime | None, BeforeValidator(lambda v: v or None)]
+Timestamp = Annotated[datetime | None, BeforeValidator(lambda v: v or None), AfterValidator(_utc)]
 
 
 class TrackingMessage(BaseModel):
@@ -94,6 +105,17 @@ class TrackingMessage(BaseModel):
             raise _missing("groupId", "group needs a groupId")
         return self
 
+    def identify_traits(self) -> list[tuple[str, dict[str, Any]]]:
+        """An identify's traits with the field they were sent in, the winning one last: RudderStack's
+        libraries send them in `context.traits`, Segment's at the top level."""
+        found: list[tuple[str, dict[str, Any]]] = []
+        nested = (self.context or {}).get("traits")
+        if isinstance(nested, dict) and nested:
+            found.append(("context.traits", nested))
+        if self.traits:
+            found.append(("traits", self.traits))
+        return found
+
 
 class _MissingField(ValueError):
     def __init__(self, field_name: str, message: str) -> None:
@@ -122,11 +144,18 @@ def resolve_times(
 
     That corrects a client clock that is off (the skew cancels out); without `sentAt` the client's
     time is taken as it is, and without any client time the event happened when it was received.
+    Raises Invalid when the correction falls outside the calendar (times millennia apart).
     """
     original = _utc(message.originalTimestamp or message.timestamp)
     sent_at = _utc(message.sentAt or batch_sent_at)
     if original is not None and sent_at is not None:
-        timestamp = received_at - (sent_at - original)
+        try:
+            timestamp = received_at - (sent_at - original)
+        except OverflowError:
+            field_name = "originalTimestamp" if message.originalTimestamp else "timestamp"
+            raise Invalid.one(
+                field_name, f"is {abs(sent_at - original).days} days away from sentAt; check the client clock"
+            ) from None
     else:
         timestamp = original or received_at
     return EventTimes(timestamp, original, sent_at, received_at)
@@ -175,11 +204,15 @@ def parse_message(
 
 @dataclass(frozen=True)
 class Batch:
-    """A validated request: its messages, the write key given in the body, and the batch `sentAt`."""
+    """A validated request: its messages, the write key given in the body, and the batch `sentAt`.
+
+    `single` marks the body of `/v1/track` and its siblings, whose error paths carry no `batch[i]`.
+    """
 
     messages: list[TrackingMessage]
     write_key: str | None
     sent_at: datetime | None
+    single: bool = False
 
 
 def parse_body_size(raw_length: int, limit: int) -> None:
@@ -214,7 +247,7 @@ def parse_single(body: Any, kind: MessageType) -> Batch:
     """Validate the body of `/v1/track` and its siblings: one message whose type the route gives."""
     message = parse_message(body, (), forced_type=kind)
     write_key = body.get("writeKey")
-    return Batch([message], write_key if isinstance(write_key, str) else None, None)
+    return Batch([message], write_key if isinstance(write_key, str) else None, None, single=True)
 
 
 class _TimeHolder(BaseModel):

@@ -100,7 +100,9 @@ class IdentityGraph:
 
     def attach(self, contact: Contact, kind: IdentityKind, value: str) -> bool:
         """Make `value` find `contact`; False when it already finds another contact."""
-        owner = self._owner.get((kind, value))
+        if (kind, value) not in self._owner:
+            self.prefetch([(kind, value)])  # a stored owner must win: the insert would be ignored
+        owner = self._owner[(kind, value)]
         if owner is not None:
             return self.final_id(owner) == contact.id
         self._owner[(kind, value)] = contact.id
@@ -136,7 +138,8 @@ class IdentityGraph:
 
         primary = by_user or fits(by_email) or fits(by_anon) or self.create()
         for other in (fits(by_email), fits(by_anon)):
-            if other is not None and other.id != primary.id and other.user_id is None:
+            # email and anonymous id may find the same profile: it is merged once
+            if other is not None and other.id not in (primary.id, *self._merged) and other.user_id is None:
                 self.merge(other, primary)
         if user_id and primary.user_id is None:
             self.attach(primary, IdentityKind.USER_ID, user_id)

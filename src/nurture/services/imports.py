@@ -10,6 +10,7 @@ import csv
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from nurture.domain.contacts import IdentityKind
 from nurture.domain.csv_import import Column, ParsedRow, RowError, infer_columns, parse_row, plan_columns
 from nurture.domain.errors import Invalid
 from nurture.domain.profile import TraitUpdate, parse_traits
@@ -17,6 +18,7 @@ from nurture.services.clock import Clock
 from nurture.services.identity import IdentityGraph, address_hash
 from nurture.store import suppressions
 from nurture.store.db import Database
+from nurture.store.sql import lock_keys
 
 CHUNK_ROWS = 1000
 Progress = Callable[[int, int], None]
@@ -55,17 +57,27 @@ class ImportService:
             raise Invalid.one("file", "is empty; the first line must name the columns") from None
         except csv.Error as exc:
             raise Invalid.one("line 1", f"is not valid CSV ({exc})") from None
+        if header:
+            header[0] = header[0].removeprefix("\ufeff")  # a byte order mark left by the decoder
         columns = plan_columns([h.strip() for h in header], mapping, types)
         rows: list[tuple[int, list[str]]] = []
         report = ImportReport()
-        try:
-            for cells in reader:
+        # A row is reported at the line it starts on, even when a quoted cell spans several lines.
+        first_line = reader.line_num + 1
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                # one unreadable row (e.g. a cell over the size limit) does not stop the rows after it
+                report.errors.append(RowError(first_line, None, f"is not valid CSV ({exc})"))
+            else:
                 if any(c.strip() for c in cells):
-                    rows.append((reader.line_num, cells))
-        except csv.Error as exc:
-            report.errors.append(RowError(reader.line_num, None, f"is not valid CSV ({exc})"))
+                    rows.append((first_line, cells))
+            first_line = reader.line_num + 1
         columns = infer_columns(columns, [cells for _, cells in rows], types or {})
-        report.rows = len(rows)
+        report.rows = len(rows) + len(report.errors)  # so far only the unreadable rows
         column_of = columns_by_target(columns)
         for start in range(0, len(rows), CHUNK_ROWS):
             chunk = rows[start : start + CHUNK_ROWS]
@@ -99,13 +111,29 @@ class ImportService:
             updates.append((row, update))
         if not updates:
             return
+        keys = sorted(
+            {(IdentityKind.USER_ID, row.user_id) for row, _ in updates if row.user_id}
+            | {(IdentityKind.EMAIL, email) for _, u in updates if (email := u.core.get("email"))}
+        )
+        counted: set[str] = set()
         with self.db.write() as conn:
+            # The same identity locks as ingest, so a concurrent event cannot create the contact twice.
+            lock_keys(conn, (f"{workspace_id}:{kind}:{value}" for kind, value in keys))
             graph = IdentityGraph(conn, workspace_id, self.clock.now())
+            graph.prefetch(keys)
             for row, update in updates:
                 email = update.core.get("email")
+                known_user = graph.lookup(IdentityKind.USER_ID, row.user_id) if row.user_id else None
                 contact = graph.resolve(user_id=row.user_id, anonymous_id=None, email=email)
-                created = graph.is_new(contact)
+                # A contact created by an earlier row of this file counts once.
+                created = graph.is_new(contact) and contact.id not in counted
+                counted.add(contact.id)
                 changed = graph.apply(contact, update)
+                if row.user_id and known_user is None and not changed and not created:
+                    # the user id was linked to a contact found by email: that is a change too
+                    contact.updated_at = graph.now
+                    graph.touch(contact)
+                    changed = True
                 if created:
                     report.created += 1
                 elif changed:

@@ -14,9 +14,9 @@ from sqlalchemy import Connection
 
 from nurture.domain.accounts import AccountUpdate, parse_account_traits
 from nurture.domain.contacts import Contact, IdentityKind
-from nurture.domain.errors import FieldError, Invalid
+from nurture.domain.errors import FieldError, Invalid, join_path
 from nurture.domain.profile import TraitUpdate, normalize_locale, normalize_timezone, parse_traits
-from nurture.domain.tracking import Batch, MessageType, TrackingMessage, resolve_times
+from nurture.domain.tracking import Batch, EventTimes, MessageType, TrackingMessage, resolve_times
 from nurture.services.accounts import AccountBook
 from nurture.services.clock import Clock
 from nurture.services.identity import IdentityGraph
@@ -41,50 +41,75 @@ class IngestService:
     def ingest(self, workspace_id: str, batch: Batch) -> IngestResult:
         """Store every new message of the batch in one transaction; known message ids are skipped."""
         received_at = self.clock.now()
-        prepared = _prepare(batch)
+        prepared = _prepare(batch, received_at)
         with self.db.write() as conn:
-            stored = _Ingest(conn, workspace_id, received_at).run(prepared, batch.sent_at)
+            stored = _Ingest(conn, workspace_id, received_at).run(prepared)
         return IngestResult(len(batch.messages), stored, len(batch.messages) - stored)
 
 
 @dataclass
 class _Prepared:
-    """A message with its message id fixed and its traits already validated."""
+    """A message with its message id fixed, its times resolved and its traits already validated."""
 
     message: TrackingMessage
     message_id: str
+    times: EventTimes
     email: str | None
     traits: TraitUpdate | None
     account: AccountUpdate | None
 
 
-def _prepare(batch: Batch) -> list[_Prepared]:
-    """Validate traits and drop repeats of a messageId within the request (before any I/O)."""
+def _prepare(batch: Batch, received_at: datetime) -> list[_Prepared]:
+    """Validate times and traits and drop repeats of a messageId within the request (before any I/O)."""
     seen: set[str] = set()
     out: list[_Prepared] = []
     errors: list[FieldError] = []
-    many = len(batch.messages) > 1
     for index, message in enumerate(batch.messages):
-        path = f"batch[{index}]" if many else ""
+        path = "" if batch.single else f"batch[{index}]"
         message_id = message.messageId or f"nurture-{new_id()}"
         if message_id in seen:
             continue
         seen.add(message_id)
+        try:
+            times = resolve_times(message, batch.sent_at, received_at)
+        except Invalid as exc:
+            errors.extend(exc.prefixed(path).errors)
+            continue
         traits = account = None
         traits_path = f"{path}.traits" if path else "traits"
         try:
-            if message.type is MessageType.IDENTIFY and message.traits:
-                traits = parse_traits(message.traits, traits_path)
+            if message.type is MessageType.IDENTIFY:
+                traits = _identify_traits(message, path)
             elif message.type is MessageType.GROUP:
                 account = parse_account_traits(message.traits or {}, traits_path)
         except Invalid as exc:
             errors.extend(exc.errors)
             continue
         email = traits.core.get("email") if traits else None
-        out.append(_Prepared(message, message_id, email, traits, account))
+        out.append(_Prepared(message, message_id, times, email, traits, account))
     if errors:
         raise Invalid(errors)
     return out
+
+
+def _identify_traits(message: TrackingMessage, path: str) -> TraitUpdate | None:
+    """Validate every source of an identify's traits (each error names its own field) and merge them."""
+    merged: TraitUpdate | None = None
+    errors: list[FieldError] = []
+    for name, given in message.identify_traits():
+        try:
+            update = parse_traits(given, join_path(path, name))
+        except Invalid as exc:
+            errors.extend(exc.errors)
+            continue
+        if merged is None:
+            merged = update
+        else:
+            merged.core.update(update.core)
+            merged.attributes.update(update.attributes)
+    if errors:
+        raise Invalid(errors)
+    return merged
 
 
 class _Ingest:
@@ -95,7 +120,7 @@ class _Ingest:
         self.graph = IdentityGraph(conn, workspace_id, received_at)
         self.accounts = AccountBook(conn, workspace_id, received_at)
 
-    def run(self, prepared: list[_Prepared], batch_sent_at: datetime | None) -> int:
+    def run(self, prepared: list[_Prepared]) -> int:
         keys = _identity_keys(prepared)
         lock_keys(self.conn, (f"{self.workspace_id}:{kind}:{value}" for kind, value in keys))
         known = event_store.existing_message_ids(
@@ -109,9 +134,8 @@ class _Ingest:
         pending: list[tuple[dict[str, Any], Contact]] = []
         for item in fresh:
             contact = self._contact_for(item)
-            times = resolve_times(item.message, batch_sent_at, self.received_at)
-            self.graph.seen(contact, min(times.timestamp, self.received_at))
-            pending.append((self._event_row(item, contact.id, times), contact))
+            self.graph.seen(contact, min(item.times.timestamp, self.received_at))
+            pending.append((self._event_row(item, contact.id, item.times), contact))
         self.graph.flush()
         self.accounts.flush(self.graph.final_id)
         rows = []
@@ -161,7 +185,7 @@ class _Ingest:
                 contact.updated_at = self.received_at
                 self.graph.touch(contact)
 
-    def _event_row(self, item: _Prepared, contact_id: str, times: Any) -> dict[str, Any]:
+    def _event_row(self, item: _Prepared, contact_id: str, times: EventTimes) -> dict[str, Any]:
         message = item.message
         kind = message.type
         if kind is MessageType.TRACK:
@@ -173,7 +197,10 @@ class _Ingest:
         elif kind is MessageType.ALIAS:
             name, properties = message.previousId, None
         else:
-            name, properties = None, message.traits
+            name, properties = (
+                None,
+                {k: v for _, given in message.identify_traits() for k, v in given.items()},
+            )
         return {
             "workspace_id": self.workspace_id,
             "id": new_id(),

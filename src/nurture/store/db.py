@@ -27,6 +27,10 @@ def normalize_url(url: str) -> str:
     return url
 
 
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
 def _sqlite_engine(url: str, begin: str) -> Engine:
     parsed = make_url(url)
     if parsed.database and parsed.database != ":memory:":
@@ -49,6 +53,8 @@ def _sqlite_engine(url: str, begin: str) -> Engine:
         cursor.execute("PRAGMA synchronous=FULL")  # a 2xx promises the event is on disk
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+        # SQLite's own lower() folds ASCII only; text search must match "ÖZTÜRK" as PostgreSQL does.
+        dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:

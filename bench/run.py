@@ -1,0 +1,298 @@
+"""`python -m bench.run`: ingest over HTTP and CSV import on SQLite and PostgreSQL, each beside its
+ceiling measured in the same run. Prints a markdown table; writes JSON under bench/results/.
+
+Every server runs on a fresh database (a SQLite file in a temporary directory, or a throw-away
+PostgreSQL database on 127.0.0.1:5432 that is dropped afterwards). Traffic goes to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psycopg
+
+from bench import ceiling, imports, load, servers, workload
+
+RESULTS = Path(__file__).resolve().parent / "results"
+DATABASES = ("sqlite", "postgresql")
+SCENARIOS = ("batch", "single", "import")
+WARMUP_REQUESTS = 40
+
+
+def _options(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="short runs and a 20,000-row import")
+    parser.add_argument("--db", default=",".join(DATABASES), help="sqlite,postgresql (default both)")
+    parser.add_argument("--only", default=",".join(SCENARIOS), help="batch,single,import (default all)")
+    parser.add_argument("--seconds", type=float, help="measured seconds per HTTP run (default 10; quick 4)")
+    parser.add_argument("--workers", type=int, default=2, help="server processes (NURTURE_WEB_CONCURRENCY)")
+    parser.add_argument("--batch-clients", type=int, default=8, help="concurrent /v1/batch connections")
+    parser.add_argument("--single-clients", type=int, default=64, help="concurrent /v1/track connections")
+    parser.add_argument("--client-procs", type=int, default=1, help="load generator processes")
+    parser.add_argument("--import-rows", type=int, help="CSV rows (default 100,000; quick 20,000)")
+    parser.add_argument("--server-env", action="append", default=[], help="extra NAME=VALUE for the server")
+    parser.add_argument("--label", default="", help="a note stored with the results")
+    options = parser.parse_args(argv)
+    options.seconds = options.seconds or (4.0 if options.quick else 10.0)
+    options.import_rows = options.import_rows or (20_000 if options.quick else 100_000)
+    options.dbs = [d.strip() for d in options.db.split(",") if d.strip()]
+    options.scenarios = [s.strip() for s in options.only.split(",") if s.strip()]
+    for name in options.dbs:
+        if name not in DATABASES:
+            parser.error(f"--db: unknown database {name!r}; use {', '.join(DATABASES)}")
+    for name in options.scenarios:
+        if name not in SCENARIOS:
+            parser.error(f"--only: unknown scenario {name!r}; use {', '.join(SCENARIOS)}")
+    return options
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    with Path("/proc/cpuinfo").open() as handle:
+        for line in handle:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    free = subprocess.run(["free", "-h"], capture_output=True, text=True, check=False).stdout
+    info: dict[str, Any] = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "memory": free.splitlines()[1].split()[1] if free else "unknown",
+        "free_h": free.strip(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+    }
+    try:
+        with psycopg.connect(servers.PG_ADMIN) as conn:
+            row = conn.execute("SHOW server_version").fetchone()
+            info["postgresql"] = row[0] if row else "unknown"
+    except psycopg.Error:
+        info["postgresql"] = "unavailable"
+    git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
+    info["git"] = git.stdout.strip()
+    return info
+
+
+def _percentile(values: list[float], share: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def _count_events(url: str) -> int:
+    if url.startswith("sqlite"):
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+            return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT count(*) FROM events").fetchone()
+        return int(row[0]) if row else 0
+
+
+def _http(db: str, kind: str, options: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """One HTTP run (`batch` or `single`) on a fresh database, then its ceilings on another."""
+    per_request = 100 if kind == "batch" else 1
+    clients = options.batch_clients if kind == "batch" else options.single_clients
+    # enough requests for 60,000 (batch) or 6,000 (single) events/s over the whole run
+    budget = (600 if kind == "batch" else 6000) * options.seconds
+    extra_env = dict(item.split("=", 1) for item in options.server_env)
+    with servers.fresh_database(db, workdir, f"{kind}_http") as url:
+        with servers.serve(url, options.workers, workdir / f"{db}-{kind}.log", extra_env) as server:
+            work = workload.build(
+                seed=zlib.crc32(f"{db}:{kind}".encode()) & 0xFFFF,
+                requests=WARMUP_REQUESTS + int(budget),
+                events_per_request=per_request,
+                write_key=server.write_key,
+                host=server.authority,
+            )
+            warm = load.run(
+                server.host,
+                server.port,
+                work.requests[:WARMUP_REQUESTS],
+                connections=4,
+                processes=1,
+                seconds=30,
+            )
+            if warm.errors:
+                raise RuntimeError(f"warm-up failed: {warm.error_samples}")
+            result = load.run(
+                server.host,
+                server.port,
+                work.requests[WARMUP_REQUESTS:],
+                connections=clients,
+                processes=options.client_procs,
+                seconds=options.seconds,
+            )
+        stored = _count_events(url)
+    elapsed = result.finished - result.started
+    events = result.requests_ok * per_request
+    measured_rows = work.rows[WARMUP_REQUESTS : WARMUP_REQUESTS + result.requests_ok]
+    out: dict[str, Any] = {
+        "scenario": kind,
+        "database": db,
+        "events_per_request": per_request,
+        "clients": clients,
+        "workers": options.workers,
+        "body_bytes": work.body_bytes,
+        "requests_ok": result.requests_ok,
+        "errors": result.errors,
+        "error_samples": result.error_samples,
+        "seconds": round(elapsed, 3),
+        "events_per_s": round(events / elapsed, 1) if elapsed else 0.0,
+        "p50_ms": round(_percentile(result.latencies, 0.5) * 1000, 2),
+        "p99_ms": round(_percentile(result.latencies, 0.99) * 1000, 2),
+        "mean_ms": round(statistics.fmean(result.latencies) * 1000, 2) if result.latencies else 0.0,
+        "events_stored": stored,
+        "events_acknowledged": events + WARMUP_REQUESTS * per_request,
+    }
+    if stored < out["events_acknowledged"]:
+        raise RuntimeError(f"{db} {kind}: {out['events_acknowledged']} events acknowledged, {stored} stored")
+    ceilings: dict[str, Any] = {}
+    with servers.fresh_database(db, workdir, f"{kind}_ceiling") as url:
+        workspace_id = imports.create_workspace(url)
+        # the same rows, 100 events per transaction (a batch request's worth)
+        ceilings["batched"] = ceiling.measure(
+            url,
+            workspace_id,
+            measured_rows,
+            requests_per_txn=100 // per_request,
+            writers=1 if db == "sqlite" else options.workers,
+            seconds=options.seconds,
+        )
+    if kind == "single":
+        with servers.fresh_database(db, workdir, f"{kind}_ceiling_1") as url:
+            workspace_id = imports.create_workspace(url)
+            # one event per transaction from many connections: what /v1/track does without grouping
+            ceilings["per_event"] = ceiling.measure(
+                url,
+                workspace_id,
+                measured_rows,
+                requests_per_txn=1,
+                writers=1 if db == "sqlite" else 16,
+                seconds=options.seconds,
+            )
+    if db == "postgresql" and kind == "batch":
+        with servers.fresh_database(db, workdir, f"{kind}_copy") as url:
+            workspace_id = imports.create_workspace(url)
+            ceilings["batched_copy"] = ceiling.measure(
+                url,
+                workspace_id,
+                measured_rows,
+                requests_per_txn=1,
+                writers=options.workers,
+                seconds=options.seconds,
+                copy=True,
+            )
+    out["ceilings"] = ceilings
+    return out
+
+
+def _import(db: str, options: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    csv_path = workdir / "contacts.csv"
+    rows = imports.write_csv(csv_path, options.import_rows)
+    with servers.fresh_database(db, workdir, "import_cli") as url:
+        measured = imports.measure_cli(url, csv_path)
+    with servers.fresh_database(db, workdir, "import_ceiling") as url:
+        workspace_id = imports.create_workspace(url)
+        measured["ceilings"] = {"chunked": imports.measure_ceiling(url, workspace_id, rows)}
+    measured.update(scenario="import", database=db)
+    return measured
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    lines = [
+        "| benchmark | database | nurture | ceiling, same rows via driver | nurture / ceiling | p50 | p99 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    names = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+    for r in results:
+        db = names[r["database"]]
+        if r["scenario"] == "import":
+            c = r["ceilings"]["chunked"]
+            lines.append(
+                f"| `nurture import contacts`, {_number(r['rows'])} rows | {db} "
+                f"| {_number(r['rows_per_s'])} rows/s ({r['seconds']:.1f} s) "
+                f"| {_number(c['rows_per_s'])} rows/s ({c['seconds']:.1f} s; {imports.CHUNK_ROWS}/txn) "
+                f"| {r['rows_per_s'] / c['rows_per_s']:.0%} | | |"
+            )
+            continue
+        c = r["ceilings"]
+        label = (
+            f"`/v1/batch` x{r['events_per_request']}, {r['clients']} clients"
+            if r["scenario"] == "batch"
+            else f"`/v1/track`, {r['clients']} clients"
+        )
+        parts = [f"{_number(c['batched']['events_per_s'])}/s ({c['batched']['events_per_txn']}/txn)"]
+        if "batched_copy" in c:
+            parts.append(f"{_number(c['batched_copy']['events_per_s'])}/s (COPY)")
+        if "per_event" in c:
+            parts.append(
+                f"{_number(c['per_event']['events_per_s'])}/s (1/txn, {c['per_event']['writers']} conns)"
+            )
+        errors = f" ({r['errors']} errors)" if r["errors"] else ""
+        lines.append(
+            f"| {label} | {db} | **{_number(r['events_per_s'])} events/s**{errors} | {'; '.join(parts)} "
+            f"| {r['events_per_s'] / c['batched']['events_per_s']:.0%} "
+            f"| {r['p50_ms']:.1f} ms | {r['p99_ms']:.1f} ms |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = _options(argv)
+    info = machine()
+    results: list[dict[str, Any]] = []
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="nurture-bench-") as tmp:
+        workdir = Path(tmp)
+        for db in options.dbs:
+            for scenario in options.scenarios:
+                print(f"… {scenario} on {db}", file=sys.stderr, flush=True)
+                load_before = os.getloadavg()[0]
+                if scenario == "import":
+                    result = _import(db, options, workdir)
+                else:
+                    result = _http(db, scenario, options, workdir)
+                result["loadavg_1m"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+                results.append(result)
+    info["total_seconds"] = round(time.monotonic() - started, 1)
+    report = table(results)
+    print(
+        f"\n{info['date']} · {info['nproc']} x {info['cpu']} · {info['memory']} RAM · "
+        f"PostgreSQL {info['postgresql']} · SQLite {info['sqlite']} · git {info['git']}"
+        f"{' · ' + options.label if options.label else ''}\n"
+    )
+    print(report)
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
+    options_out = {k: v for k, v in vars(options).items() if k not in ("db", "only")}
+    path.write_bytes(
+        orjson.dumps(
+            {"machine": info, "options": options_out, "results": results, "table": report},
+            option=orjson.OPT_INDENT_2,
+        )
+    )
+    print(f"\nresults: {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,112 @@
+"""Fresh throw-away databases and real `nurture serve` processes on loopback."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@contextmanager
+def fresh_database(kind: str, workdir: Path, name: str) -> Iterator[str]:
+    """An empty database: a SQLite file under `workdir`, or a PostgreSQL database dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{workdir / (name + '.db')}"
+        return
+    database = f"nurture_bench_{name}_{os.getpid()}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{database}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{database}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    host: str
+    port: int
+    write_key: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def authority(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def _healthy(port: int) -> bool:
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+        conn.request("GET", "/healthz")
+        ok = conn.getresponse().status == 200
+        conn.close()
+    except OSError:
+        return False
+    return ok
+
+
+@contextmanager
+def serve(
+    database_url: str, workers: int, log: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """`python -m nurture.cli.main serve` on a free port; yields once /healthz answers."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "NURTURE_DATABASE_URL": database_url,
+        "NURTURE_HOST": "127.0.0.1",
+        "NURTURE_PORT": str(port),
+        "NURTURE_WEB_CONCURRENCY": str(workers),
+        "NURTURE_LOG_LEVEL": "warning",
+        **(extra_env or {}),
+    }
+    with log.open("wb") as handle:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "nurture.cli.main", "serve"],
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while not _healthy(port):
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited with {process.returncode}:\n{log.read_text()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server did not answer in 60 s:\n{log.read_text()}")
+            time.sleep(0.1)
+        write_key = ""
+        for line in log.read_text().splitlines():
+            if line.strip().startswith("write key:"):
+                write_key = line.split()[2]
+        if not write_key:
+            raise RuntimeError(f"no write key in the server output:\n{log.read_text()}")
+        yield Server("127.0.0.1", port, write_key, process, log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            with suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=5)

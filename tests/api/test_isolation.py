@@ -1,0 +1,336 @@
+"""Workspace isolation: the keys of one workspace can never read or change anything of another.
+
+The route walk covers every route of the app, so a route added later is exercised (or the walk fails
+and says what it needs) without anyone remembering to extend this file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from fastapi.routing import iter_route_contexts
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from nurture.bootstrap import Container
+from nurture.domain.tracking import MessageType
+from nurture.services.workspaces import NewWorkspace
+from nurture.store.schema import api_keys, metadata, workspaces
+from tests.conftest import secret, write_auth
+
+# Routes that hold no workspace data and answer anyone.
+PUBLIC = {
+    ("GET", "/healthz"),
+    ("GET", "/metrics"),
+    ("GET", "/openapi.json"),
+    ("GET", "/docs"),
+    ("GET", "/docs/oauth2-redirect"),
+    ("GET", "/redoc"),
+    ("OPTIONS", "/v1/{path:path}"),  # CORS preflight
+}
+# analytics.js settings: the write key is the path itself and the answer holds only that key.
+KEY_IN_PATH = {("GET", "/v1/projects/{write_key}/settings")}
+SHORT_TYPES = {"i": "identify", "t": "track", "p": "page", "s": "screen", "g": "group", "a": "alias"}
+PEOPLE = 24
+
+
+def routes(client: TestClient) -> set[tuple[str, str]]:
+    """Every (method, path) the app answers, included routers flattened."""
+    found = {
+        (method, context.path)
+        for context in iter_route_contexts(client.app.routes)  # type: ignore[attr-defined]
+        if context.path is not None
+        for method in (context.methods or ())
+        if method != "HEAD"
+    }
+    assert ("GET", "/api/v1/contacts/{contact_id}") in found, "the walk must see the included routers"
+    return found
+
+
+@dataclass
+class Acme:
+    """Workspace A and what it holds; `spare` hands out identities of A's people one at a time."""
+
+    workspace: NewWorkspace
+    contacts: list[str]
+    merged_away: str
+    accounts: list[str]
+    people: Iterator[int] = field(default_factory=lambda: iter(range(1, PEOPLE)))
+
+    def ids(self) -> list[str]:
+        return [*self.contacts, self.merged_away, *self.accounts]
+
+
+def person(n: int) -> dict[str, str]:
+    return {
+        "user": f"acme-user-{n}",
+        "anon": f"acme-device-{n}",
+        "email": f"person{n}@acme.example.com",
+        "group": f"acme-team-{n}",
+    }
+
+
+@pytest.fixture
+def acme(client: TestClient, workspace: NewWorkspace, other_workspace: NewWorkspace) -> Acme:
+    """A's data, sent through A's write key: people with events and accounts, and one merged-away id."""
+    batch: list[dict[str, Any]] = [
+        {"type": "track", "anonymousId": "acme-visitor", "event": "Viewed Pricing"}
+    ]
+    for n in range(PEOPLE):
+        p = person(n)
+        batch += [
+            {
+                "type": "identify",
+                "userId": p["user"],
+                "anonymousId": p["anon"],
+                "traits": {"email": p["email"], "plan": "acme"},
+            },
+            {"type": "track", "userId": p["user"], "event": "Signed Up"},
+            {"type": "group", "userId": p["user"], "groupId": p["group"], "traits": {"name": f"Acme {n}"}},
+        ]
+    assert client.post("/v1/batch", auth=write_auth(workspace), json={"batch": batch[:1]}).status_code == 200
+    admin = secret(workspace)
+    [visitor] = client.get("/api/v1/contacts", headers=admin).json()["data"]
+    response = client.post("/v1/batch", auth=write_auth(workspace), json={"batch": batch[1:]})
+    assert response.status_code == 200, response.text
+    merge = {"type": "identify", "userId": "acme-user-0", "anonymousId": "acme-visitor"}
+    assert client.post("/v1/identify", auth=write_auth(workspace), json=merge).status_code == 200
+    contacts = [c["id"] for c in client.get("/api/v1/contacts?limit=500", headers=admin).json()["data"]]
+    accounts = [a["id"] for a in client.get("/api/v1/accounts?limit=500", headers=admin).json()["data"]]
+    assert len(contacts) == len(accounts) == PEOPLE
+    assert visitor["id"] not in contacts
+    # B holds data of its own, so its listings are not empty by accident.
+    mine = {"type": "identify", "userId": "globex-user", "traits": {"email": "bob@globex.example.com"}}
+    assert client.post("/v1/identify", auth=write_auth(other_workspace), json=mine).status_code == 200
+    return Acme(workspace, contacts, visitor["id"], accounts)
+
+
+def snapshot(container: Container, workspace_id: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the workspace, in every table, as plain tuples."""
+    out = {}
+    with container.db.read() as conn:
+        for table in metadata.sorted_tables:
+            column = table.c.get("workspace_id")
+            if table is workspaces:
+                column = table.c.id
+            if column is None:
+                continue
+            rows = conn.execute(select(table).where(column == workspace_id)).all()
+            out[table.name] = sorted((tuple(str(v) for v in row) for row in rows), key=str)
+    assert out[api_keys.name], "the snapshot must see the workspace's keys"
+    return out
+
+
+# How each kind of route is called by the intruder.
+
+
+def tracking_body(path: str, acme: Acme) -> dict[str, Any]:
+    """A valid message for a tracking route, naming identities that belong to A."""
+    p = person(next(acme.people))
+    kind = SHORT_TYPES.get(path.rsplit("/", 1)[-1], path.rsplit("/", 1)[-1])
+    messages: dict[str, dict[str, Any]] = {
+        "identify": {
+            "userId": p["user"],
+            "anonymousId": p["anon"],
+            "traits": {"email": p["email"], "plan": "intruder"},
+        },
+        "track": {"userId": p["user"], "anonymousId": p["anon"], "event": "Intruded"},
+        "page": {"userId": p["user"], "name": "Intruded"},
+        "screen": {"anonymousId": p["anon"], "name": "Intruded"},
+        "group": {"userId": p["user"], "groupId": p["group"], "traits": {"name": "Intruder Inc"}},
+        "alias": {"previousId": p["anon"], "userId": p["user"]},
+    }
+    if kind == "batch":
+        return {
+            "batch": [{"type": "identify", **messages["identify"]}, {"type": "track", **messages["track"]}]
+        }
+    if kind not in {t.value for t in MessageType}:
+        pytest.fail(f"tracking route {path}: unknown message type; teach the isolation walk how to call it")
+    return messages[kind]
+
+
+def create_call(path: str, acme: Acme) -> dict[str, Any]:
+    """A request for a collection route that creates, using identifiers that A already has."""
+    p = person(next(acme.people))
+    if path == "/api/v1/contacts":
+        return {"json": {"email": p["email"], "user_id": p["user"], "first_name": "Mallory"}}
+    if path == "/api/v1/accounts":
+        return {"json": {"group_id": p["group"], "name": "Mallory Inc"}}
+    if path == "/api/v1/imports/contacts":
+        return {
+            "content": f"email,user_id,first_name\n{p['email']},{p['user']},Mallory\n".encode(),
+            "headers": {"content-type": "text/csv"},
+        }
+    pytest.fail(f"POST {path}: teach the isolation walk a valid body for this route")
+
+
+def path_values(path: str, acme: Acme) -> list[str]:
+    """`path` with its parameters filled by each of A's ids that fit."""
+    values = {"contact_id": [*acme.contacts[:2], acme.merged_away], "account_id": acme.accounts[:2]}
+    paths = [path]
+    for name in re.findall(r"{(\w+)}", path):
+        if name not in values:
+            pytest.fail(f"{path}: no id of workspace A for {{{name}}}; add one to the isolation walk")
+        paths = [p.replace(f"{{{name}}}", v) for p in paths for v in values[name]]
+    return paths
+
+
+CHANGE_BODIES: dict[str, dict[str, Any]] = {
+    "contacts": {"first_name": "Mallory", "attributes": {"owned": True}},
+    "accounts": {"name": "Mallory"},
+}
+LIST_FILTERS = {
+    "/api/v1/contacts": [
+        {},
+        {"email": "person0@acme.example.com"},
+        {"user_id": "acme-user-0"},
+        {"q": "acme"},
+        {"attributes.plan": "acme"},
+    ],
+    "/api/v1/accounts": [{}, {"group_id": "acme-team-0"}, {"q": "acme"}],
+}
+
+
+def leaked(response: Any, acme: Acme) -> list[str]:
+    """A's ids in the answer, other than those the request itself named (a 404 may echo them)."""
+    asked = str(response.request.url)
+    return [i for i in acme.ids() if i in response.text and i not in asked]
+
+
+def test_another_workspaces_keys_reach_nothing_of_workspace_a_on_any_route(
+    container: Container, client: TestClient, acme: Acme, other_workspace: NewWorkspace
+) -> None:
+    before = snapshot(container, acme.workspace.id)
+    intruder = secret(other_workspace)
+    exercised: set[tuple[str, str]] = set()
+
+    for method, path in sorted(routes(client)):
+        if (method, path) in PUBLIC:
+            continue
+        exercised.add((method, path))
+        if (method, path) in KEY_IN_PATH:
+            mine = client.get(path.replace("{write_key}", other_workspace.write_key))
+            assert mine.status_code == 200
+            assert acme.workspace.write_key not in mine.text
+            for key in (acme.workspace.secret_key, other_workspace.secret_key):
+                assert client.get(path.replace("{write_key}", key)).status_code == 404
+        elif path.startswith("/v1/"):
+            body = tracking_body(path, acme)
+            response = client.request(method, path, auth=write_auth(other_workspace), json=body)
+            assert response.status_code == 200, (path, response.text)
+        elif "{" in path:
+            section = path.split("/")[3]
+            for target in path_values(path, acme):
+                change = CHANGE_BODIES.get(section, {}) if method in ("PUT", "PATCH") else None
+                response = client.request(method, target, headers=intruder, json=change)
+                assert response.status_code == 404, (method, target, response.text)
+                assert leaked(response, acme) == []
+        elif method == "GET":
+            for params in LIST_FILTERS.get(path, [{}]):
+                response = client.get(path, headers=intruder, params=params)
+                assert response.status_code == 200, (path, params, response.text)
+                assert leaked(response, acme) == [], (path, params)
+        else:
+            call = create_call(path, acme)
+            call["headers"] = {**call.get("headers", {}), **intruder}
+            response = client.request(method, path, **call)
+            assert response.status_code in (200, 201), (method, path, response.text)
+            assert leaked(response, acme) == []
+            if path == "/api/v1/imports/contacts":
+                assert (response.json()["created"], response.json()["updated"]) == (1, 0)
+
+    assert exercised | PUBLIC == routes(client)
+    assert snapshot(container, acme.workspace.id) == before, "workspace A changed"
+    seen_by_b = client.get("/api/v1/contacts?limit=500", headers=intruder).json()["data"]
+    assert {c["id"] for c in seen_by_b}.isdisjoint(acme.ids())
+    assert "bob@globex.example.com" in {c["email"] for c in seen_by_b}
+
+
+def test_without_credentials_or_with_the_wrong_kind_of_key_every_private_route_answers_401(
+    container: Container, client: TestClient, acme: Acme
+) -> None:
+    before = snapshot(container, acme.workspace.id)
+    a = acme.workspace
+    attempts: dict[str, dict[str, Any]] = {
+        "no credentials": {},
+        "write key as bearer": {"headers": {"Authorization": f"Bearer {a.write_key}"}},
+        "write key as basic": {"auth": (a.write_key, "")},
+        "secret key as basic": {"auth": (a.secret_key, "")},
+        "unknown key": {"headers": {"Authorization": "Bearer ns_not-a-key"}},
+        "malformed header": {"headers": {"Authorization": "Basic %%%"}},
+    }
+    for method, path in sorted(routes(client) - PUBLIC - KEY_IN_PATH):
+        tracking = path.startswith("/v1/")
+        for how, credentials in attempts.items():
+            if (not tracking and how == "secret key as basic") or (tracking and how == "write key as basic"):
+                continue  # that is the right key for this route
+            if tracking:
+                kwargs: dict[str, Any] = {"json": tracking_body(path, acme)}
+            elif method == "POST":
+                kwargs = create_call(path, acme)
+            else:
+                target = path_values(path, acme)[0]
+                section = path.split("/")[3]
+                kwargs = {"json": CHANGE_BODIES.get(section, {})} if method in ("PUT", "PATCH") else {}
+                path = target
+            kwargs["headers"] = {**kwargs.get("headers", {}), **credentials.get("headers", {})}
+            response = client.request(method, path, auth=credentials.get("auth"), **kwargs)
+            assert response.status_code == 401, (how, method, path, response.text)
+            assert leaked(response, acme) == []
+            acme.people = iter(range(1, PEOPLE))
+    assert snapshot(container, a.id) == before
+
+
+def test_a_secret_key_given_as_the_body_write_key_cannot_ingest(
+    container: Container, client: TestClient, acme: Acme
+) -> None:
+    before = snapshot(container, acme.workspace.id)
+    body = {
+        "writeKey": acme.workspace.secret_key,
+        "batch": [{"type": "track", "userId": "x", "event": "Sneaky"}],
+    }
+    assert client.post("/v1/batch", json=body).status_code == 401
+    assert snapshot(container, acme.workspace.id) == before
+
+
+def test_a_write_key_puts_data_only_in_its_own_workspace(
+    container: Container, client: TestClient, workspace: NewWorkspace, other_workspace: NewWorkspace
+) -> None:
+    for ws in (workspace, other_workspace):
+        sent = client.post(
+            "/v1/identify",
+            auth=write_auth(ws),
+            json={
+                "userId": "u1",
+                "messageId": "same-id",
+                "traits": {"email": "ann@example.com", "firstName": ws.name},
+            },
+        )
+        assert sent.status_code == 200, sent.text
+    before_b = snapshot(container, other_workspace.id)
+
+    sent = client.post(
+        "/v1/batch",
+        auth=write_auth(workspace),
+        json={
+            "batch": [
+                {"type": "track", "userId": "u1", "event": "Bought"},
+                {"type": "group", "userId": "u1", "groupId": "g1"},
+            ]
+        },
+    )
+    assert sent.status_code == 200, sent.text
+
+    assert snapshot(container, other_workspace.id) == before_b
+    for ws, events, accounts in ((workspace, 3, 1), (other_workspace, 1, 0)):
+        [contact] = client.get("/api/v1/contacts", headers=secret(ws)).json()["data"]
+        assert contact["first_name"] == ws.name
+        assert (
+            len(client.get(f"/api/v1/contacts/{contact['id']}/events", headers=secret(ws)).json()["data"])
+            == events
+        )
+        assert len(client.get("/api/v1/accounts", headers=secret(ws)).json()["data"]) == accounts
