@@ -34,7 +34,17 @@ START = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
 
 def _worker() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+    """A name unique to this test process and run, so concurrent runs never share a database."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", f"p{os.getpid()}")[:10]
+    return f"{run}_{worker}".lower()
+
+
+def _drop_postgres_database(base_url: str, name: str) -> None:
+    engine = create_engine(normalize_url(base_url), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
 
 
 def _postgres_database(base_url: str, name: str) -> str:
@@ -49,17 +59,21 @@ def _postgres_database(base_url: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """One migrated database per test process."""
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One migrated database per test process (dropped at the end on PostgreSQL)."""
     base = os.environ.get("NURTURE_TEST_DATABASE_URL")
-    if base and base.startswith(("postgres://", "postgresql")):
-        url = _postgres_database(base, f"nurture_test_{_worker()}")
+    postgres = bool(base and base.startswith(("postgres://", "postgresql")))
+    name = f"nurture_test_{_worker()}"
+    if base and postgres:
+        url = _postgres_database(base, name)
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'nurture.db'}"
     db = Database(url)
     upgrade(db)
     db.dispose()
-    return url
+    yield url
+    if base and postgres:
+        _drop_postgres_database(base, name)
 
 
 @pytest.fixture(scope="session")
@@ -142,7 +156,11 @@ def start_server(database_url: str, log: Path, extra_env: dict[str, str] | None 
     }
     handle = log.open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "nurture.cli.main", "serve"], env=env, stdout=handle, stderr=subprocess.STDOUT, text=True
+        [sys.executable, "-m", "nurture.cli.main", "serve"],
+        env=env,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -169,10 +187,8 @@ def start_server(database_url: str, log: Path, extra_env: dict[str, str] | None 
 @pytest.fixture
 def live_server(tmp_path: Path, is_postgres: bool, database_url: str) -> Iterator[LiveServer]:
     """A real server process on its own fresh database (it seeds the Example workspace)."""
-    if is_postgres:
-        url = _postgres_database(database_url, f"nurture_live_{_worker()}")
-    else:
-        url = f"sqlite:///{tmp_path / 'live.db'}"
+    name = f"nurture_live_{_worker()}"
+    url = _postgres_database(database_url, name) if is_postgres else f"sqlite:///{tmp_path / 'live.db'}"
     server = start_server(url, tmp_path / "server.log")
     yield server
     server.process.terminate()
@@ -180,3 +196,6 @@ def live_server(tmp_path: Path, is_postgres: bool, database_url: str) -> Iterato
         server.process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         server.process.kill()
+        server.process.wait()
+    if is_postgres:
+        _drop_postgres_database(database_url, name)

@@ -31,9 +31,15 @@ def test_domain_imports_only_domain_and_pure_libraries() -> None:
             if top == "nurture":
                 assert name.startswith("nurture.domain"), f"{path.name} imports {name}"
             else:
-                assert top not in {"sqlalchemy", "fastapi", "starlette", "alembic", "psycopg", "typer", "httpx"}, (
-                    f"{path.name} imports {name}"
-                )
+                assert top not in {
+                    "sqlalchemy",
+                    "fastapi",
+                    "starlette",
+                    "alembic",
+                    "psycopg",
+                    "typer",
+                    "httpx",
+                }, f"{path.name} imports {name}"
 
 
 def test_domain_never_reads_the_clock() -> None:

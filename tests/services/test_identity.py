@@ -505,7 +505,7 @@ calls = st.one_of(
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(requests=st.lists(st.lists(calls, min_size=1, max_size=4), min_size=1, max_size=5))
 def test_every_event_lands_on_exactly_one_contact_and_every_identity_finds_at_most_one(
     container: Container, requests: list[list[dict[str, Any]]]
