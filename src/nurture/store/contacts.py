@@ -71,7 +71,7 @@ def find_identities(
                 contact_identities.c.value.in_(part),
             )
         )
-        found.update(dict(rows.tuples().all()))
+        found.update({row[0]: row[1] for row in rows})
     return found
 
 

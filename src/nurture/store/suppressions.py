@@ -32,5 +32,5 @@ def suppressed(conn: Connection, workspace_id: str, channel: str, hashes: Iterab
                 suppressions.c.value_hash.in_(part),
             )
         )
-        found.update(dict(rows.tuples().all()))
+        found.update({row[0]: row[1] for row in rows})
     return found
