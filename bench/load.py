@@ -91,6 +91,9 @@ async def _drive(
     for _ in range(connections):
         _, client = await loop.create_connection(_Client, host, port)
         clients.append(client)
+        # one at a time: a server process accepts every connection waiting at once, so connections
+        # opened together would all land on one of several worker processes
+        await asyncio.sleep(0.01)
     next_index = 0
     delay = start_at - time.time()
     if delay > 0:

@@ -17,6 +17,8 @@ import sys
 import tempfile
 import time
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,6 @@ from bench import ceiling, imports, load, servers, workload
 RESULTS = Path(__file__).resolve().parent / "results"
 DATABASES = ("sqlite", "postgresql")
 SCENARIOS = ("batch", "single", "import")
-WARMUP_REQUESTS = 40
 
 
 def _options(argv: list[str] | None) -> argparse.Namespace:
@@ -43,6 +44,9 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--single-clients", type=int, default=64, help="concurrent /v1/track connections")
     parser.add_argument("--client-procs", type=int, default=1, help="load generator processes")
     parser.add_argument("--import-rows", type=int, help="CSV rows (default 100,000; quick 20,000)")
+    parser.add_argument(
+        "--history", type=int, default=20_000, help="events stored before each HTTP run (default 20,000)"
+    )
     parser.add_argument("--server-env", action="append", default=[], help="extra NAME=VALUE for the server")
     parser.add_argument("--label", default="", help="a note stored with the results")
     options = parser.parse_args(argv)
@@ -103,36 +107,64 @@ def _count_events(url: str) -> int:
         return int(row[0]) if row else 0
 
 
+def _settle(url: str) -> None:
+    """Bring the database to the state of one that has been running for a while, so short runs are
+    comparable: planner statistics (as autovacuum keeps them) and a fresh checkpoint.
+
+    On tables it has never analysed (or analysed when they were tiny) PostgreSQL looks message ids and
+    identities up with scans that grow with the table; a run of a few seconds would measure that
+    start-up state. A checkpoint falling inside one run but not another makes them differ by a third.
+    """
+    if url.startswith("postgresql"):
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("ANALYZE")
+            conn.execute("CHECKPOINT")
+    else:
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+@contextmanager
+def _ceiling_database(
+    db: str, workdir: Path, name: str, history: list[workload.Rows]
+) -> Iterator[tuple[str, str]]:
+    """A fresh database with a workspace and the same history the server had before its run."""
+    with servers.fresh_database(db, workdir, name) as url:
+        workspace_id = imports.create_workspace(url)
+        ceiling.measure(url, workspace_id, history, requests_per_txn=1, writers=1, seconds=600)
+        _settle(url)
+        yield url, workspace_id
+
+
 def _http(db: str, kind: str, options: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    """One HTTP run (`batch` or `single`) on a fresh database, then its ceilings on another."""
+    """One HTTP run (`batch` or `single`) on a fresh database, then its ceilings on others.
+
+    Before the measured run the server ingests a history (`--history` events in batches, about the
+    same people), so lookups meet tables of some size with planner statistics, as in a running system.
+    """
     per_request = 100 if kind == "batch" else 1
     clients = options.batch_clients if kind == "batch" else options.single_clients
     # enough requests for 60,000 (batch) or 6,000 (single) events/s over the whole run
-    budget = (600 if kind == "batch" else 6000) * options.seconds
+    budget = int((600 if kind == "batch" else 6000) * options.seconds)
     extra_env = dict(item.split("=", 1) for item in options.server_env)
     with servers.fresh_database(db, workdir, f"{kind}_http") as url:
         with servers.serve(url, options.workers, workdir / f"{db}-{kind}.log", extra_env) as server:
-            work = workload.build(
+            history, work = workload.build(
                 seed=zlib.crc32(f"{db}:{kind}".encode()) & 0xFFFF,
-                requests=WARMUP_REQUESTS + int(budget),
-                events_per_request=per_request,
+                parts=[(options.history // 100, 100), (budget, per_request)],
                 write_key=server.write_key,
                 host=server.authority,
             )
             warm = load.run(
-                server.host,
-                server.port,
-                work.requests[:WARMUP_REQUESTS],
-                connections=4,
-                processes=1,
-                seconds=30,
+                server.host, server.port, history.requests, connections=4, processes=1, seconds=300
             )
-            if warm.errors:
-                raise RuntimeError(f"warm-up failed: {warm.error_samples}")
+            if warm.errors or warm.requests_ok < len(history.requests):
+                raise RuntimeError(f"history not stored: {warm.errors} errors, {warm.error_samples}")
+            _settle(url)
             result = load.run(
                 server.host,
                 server.port,
-                work.requests[WARMUP_REQUESTS:],
+                work.requests,
                 connections=clients,
                 processes=options.client_procs,
                 seconds=options.seconds,
@@ -140,13 +172,14 @@ def _http(db: str, kind: str, options: argparse.Namespace, workdir: Path) -> dic
         stored = _count_events(url)
     elapsed = result.finished - result.started
     events = result.requests_ok * per_request
-    measured_rows = work.rows[WARMUP_REQUESTS : WARMUP_REQUESTS + result.requests_ok]
+    measured_rows = work.rows[: result.requests_ok]
     out: dict[str, Any] = {
         "scenario": kind,
         "database": db,
         "events_per_request": per_request,
         "clients": clients,
         "workers": options.workers,
+        "history_events": options.history // 100 * 100,
         "body_bytes": work.body_bytes,
         "requests_ok": result.requests_ok,
         "errors": result.errors,
@@ -157,25 +190,24 @@ def _http(db: str, kind: str, options: argparse.Namespace, workdir: Path) -> dic
         "p99_ms": round(_percentile(result.latencies, 0.99) * 1000, 2),
         "mean_ms": round(statistics.fmean(result.latencies) * 1000, 2) if result.latencies else 0.0,
         "events_stored": stored,
-        "events_acknowledged": events + WARMUP_REQUESTS * per_request,
+        "events_acknowledged": events + len(history.requests) * 100,
     }
     if stored < out["events_acknowledged"]:
         raise RuntimeError(f"{db} {kind}: {out['events_acknowledged']} events acknowledged, {stored} stored")
     ceilings: dict[str, Any] = {}
-    with servers.fresh_database(db, workdir, f"{kind}_ceiling") as url:
-        workspace_id = imports.create_workspace(url)
+    pg_writers = options.workers
+    with _ceiling_database(db, workdir, f"{kind}_ceiling", history.rows) as (url, workspace_id):
         # the same rows, 100 events per transaction (a batch request's worth)
         ceilings["batched"] = ceiling.measure(
             url,
             workspace_id,
             measured_rows,
             requests_per_txn=100 // per_request,
-            writers=1 if db == "sqlite" else options.workers,
+            writers=1 if db == "sqlite" else pg_writers,
             seconds=options.seconds,
         )
     if kind == "single":
-        with servers.fresh_database(db, workdir, f"{kind}_ceiling_1") as url:
-            workspace_id = imports.create_workspace(url)
+        with _ceiling_database(db, workdir, f"{kind}_ceiling_1", history.rows) as (url, workspace_id):
             # one event per transaction from many connections: what /v1/track does without grouping
             ceilings["per_event"] = ceiling.measure(
                 url,
@@ -186,14 +218,13 @@ def _http(db: str, kind: str, options: argparse.Namespace, workdir: Path) -> dic
                 seconds=options.seconds,
             )
     if db == "postgresql" and kind == "batch":
-        with servers.fresh_database(db, workdir, f"{kind}_copy") as url:
-            workspace_id = imports.create_workspace(url)
+        with _ceiling_database(db, workdir, f"{kind}_copy", history.rows) as (url, workspace_id):
             ceilings["batched_copy"] = ceiling.measure(
                 url,
                 workspace_id,
                 measured_rows,
                 requests_per_txn=1,
-                writers=options.workers,
+                writers=pg_writers,
                 seconds=options.seconds,
                 copy=True,
             )

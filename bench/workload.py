@@ -187,16 +187,31 @@ def _request(path: str, body: bytes, write_key: str, host: str) -> bytes:
 def build(
     *,
     seed: int,
-    requests: int,
-    events_per_request: int,
+    parts: list[tuple[int, int]],
     write_key: str,
     host: str,
     people: int = 20_000,
     identify_share: float = 0.05,
-) -> Workload:
-    """`requests` requests to `/v1/batch` (events_per_request > 1) or `/v1/track` (== 1)."""
+) -> list[Workload]:
+    """One workload per `(requests, events_per_request)` part, all about the same people: requests to
+    `/v1/batch` when events_per_request > 1, to `/v1/track` when it is 1."""
     now = datetime.now(UTC)
     gen = Generator(seed, people, now)
+    return [
+        _part(gen, requests, per_request, write_key, host, identify_share, now)
+        for requests, per_request in parts
+    ]
+
+
+def _part(
+    gen: Generator,
+    requests: int,
+    events_per_request: int,
+    write_key: str,
+    host: str,
+    identify_share: float,
+    now: datetime,
+) -> Workload:
     out: list[bytes] = []
     all_rows: list[Rows] = []
     total_bytes = 0

@@ -41,6 +41,7 @@ class Container:
         return True
 
     def close(self) -> None:
+        self.ingest.close()
         self.db.dispose()
 
 

@@ -44,19 +44,18 @@ class IdentityGraph:
     # reading
 
     def prefetch(self, keys: Iterable[Key]) -> None:
-        """Load in one query per kind every contact that any of `keys` finds."""
-        wanted: dict[IdentityKind, set[str]] = {}
-        for kind, value in keys:
-            if (kind, value) not in self._owner:
-                wanted.setdefault(kind, set()).add(value)
+        """Load every contact that any of `keys` finds: one query for the identities, one for the
+        contacts (and one for their identities)."""
+        wanted = {key for key in keys if key not in self._owner}
+        if not wanted:
+            return
+        found = store.find_owners(self.conn, self.workspace_id, wanted)
         found_ids: set[str] = set()
-        for kind, values in wanted.items():
-            found = store.find_identities(self.conn, self.workspace_id, kind, values)
-            for value in values:
-                owner = found.get(value)
-                self._owner[(kind, value)] = owner
-                if owner is not None:
-                    found_ids.add(owner)
+        for key in wanted:
+            owner = found.get(key)
+            self._owner[key] = owner
+            if owner is not None:
+                found_ids.add(owner)
         self.load(found_ids - self._contacts.keys())
 
     def load(self, contact_ids: Iterable[str]) -> dict[str, Contact]:

@@ -1,13 +1,17 @@
 """Ingest Segment-format messages: dedupe by messageId, resolve the contact, store the event.
 
 One call is one transaction: either every message of the request is stored or none is, and the
-call returns only after commit, so a 2xx means the events are on disk.
+call returns only after commit, so a 2xx means the events are on disk. `submit` lets concurrent
+requests share a transaction (group commit); each still gets the outcome it would have had alone.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import groupby
 from typing import Any
 
 from sqlalchemy import Connection
@@ -19,6 +23,7 @@ from nurture.domain.profile import TraitUpdate, normalize_locale, normalize_time
 from nurture.domain.tracking import Batch, EventTimes, MessageType, TrackingMessage, resolve_times
 from nurture.services.accounts import AccountBook
 from nurture.services.clock import Clock
+from nurture.services.group_commit import GroupCommitter
 from nurture.services.identity import IdentityGraph
 from nurture.store import events as event_store
 from nurture.store.db import Database
@@ -33,18 +38,83 @@ class IngestResult:
     duplicates: int
 
 
+# Most events one shared transaction carries (a full /v1/batch holds a few hundred), and how many
+# must be waiting before a second transaction starts beside one in flight.
+MAX_GROUP_EVENTS = 2000
+OVERLAP_EVENTS = 200
+# Transactions in flight per process, at most: SQLite writes one at a time; PostgreSQL overlaps the
+# round trips of one transaction with the work of another.
+WRITERS = {"sqlite": 1, "postgresql": 4}
+
+
 class IngestService:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
         self.clock = clock
+        self._group: GroupCommitter[_Request, IngestResult] = GroupCommitter(
+            self.store,
+            lambda request: len(request.items),
+            max_weight=MAX_GROUP_EVENTS,
+            overlap_weight=OVERLAP_EVENTS,
+            writers=WRITERS.get(db.dialect, 1),
+            name="nurture-ingest",
+        )
 
     def ingest(self, workspace_id: str, batch: Batch) -> IngestResult:
         """Store every new message of the batch in one transaction; known message ids are skipped."""
+        result = self.store([self._request(workspace_id, batch)])[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def submit(self, workspace_id: str, batch: Batch) -> Future[IngestResult]:
+        """Like `ingest`, but the batch may share its transaction with other concurrent requests.
+        Invalid messages raise here, before anything is queued; the future resolves after commit."""
+        return self._group.submit(self._request(workspace_id, batch))
+
+    def close(self) -> None:
+        """Store what was submitted and stop the group-commit thread."""
+        self._group.close()
+
+    def store(self, requests: Sequence[_Request]) -> list[IngestResult | Exception]:
+        """Store requests in one transaction, in order, as if one after the other. If that fails and
+        there are several, each is stored alone, so one request's failure is only its own."""
+        try:
+            return list(self._store_together(requests))
+        except Exception as exc:
+            if len(requests) == 1:
+                return [exc]
+        results: list[IngestResult | Exception] = []
+        for request in requests:
+            try:
+                results.extend(self._store_together([request]))
+            except Exception as exc:
+                results.append(exc)
+        return results
+
+    def _request(self, workspace_id: str, batch: Batch) -> _Request:
         received_at = self.clock.now()
-        prepared = _prepare(batch, received_at)
+        items = _prepare(batch, received_at)
+        for item in items:
+            # built before the transaction, which then only fills in the contact
+            item.row = _event_row(workspace_id, item)
+        return _Request(workspace_id, received_at, len(batch.messages), items)
+
+    def _store_together(self, requests: Sequence[_Request]) -> list[IngestResult]:
+        stored: dict[int, int] = {}
         with self.db.write() as conn:
-            stored = _Ingest(conn, workspace_id, received_at).run(prepared)
-        return IngestResult(len(batch.messages), stored, len(batch.messages) - stored)
+            # one workspace after another, in id order, so concurrent transactions lock in one order
+            order = sorted(range(len(requests)), key=lambda i: requests[i].workspace_id)
+            for workspace_id, indexes in groupby(order, key=lambda i: requests[i].workspace_id):
+                part = list(indexes)
+                counts = _Ingest(conn, workspace_id, requests[part[0]].received_at).run(
+                    [requests[i] for i in part]
+                )
+                stored.update(zip(part, counts, strict=True))
+        return [
+            IngestResult(request.received, stored[i], request.received - stored[i])
+            for i, request in enumerate(requests)
+        ]
 
 
 @dataclass
@@ -57,6 +127,17 @@ class _Prepared:
     email: str | None
     traits: TraitUpdate | None
     account: AccountUpdate | None
+    row: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Request:
+    """One API request, validated and ready to store."""
+
+    workspace_id: str
+    received_at: datetime
+    received: int
+    items: list[_Prepared]
 
 
 def _prepare(batch: Batch, received_at: datetime) -> list[_Prepared]:
@@ -120,29 +201,47 @@ class _Ingest:
         self.graph = IdentityGraph(conn, workspace_id, received_at)
         self.accounts = AccountBook(conn, workspace_id, received_at)
 
-    def run(self, prepared: list[_Prepared]) -> int:
+    def run(self, requests: Sequence[_Request]) -> list[int]:
+        """Store the requests of one workspace in order; returns how many new events each had."""
+        prepared = [item for request in requests for item in request.items]
         keys = _identity_keys(prepared)
         lock_keys(self.conn, (f"{self.workspace_id}:{kind}:{value}" for kind, value in keys))
         known = event_store.existing_message_ids(
             self.conn, self.workspace_id, (p.message_id for p in prepared)
         )
-        fresh = [p for p in prepared if p.message_id not in known]
-        if not fresh:
-            return 0
+        fresh_by_request: list[list[_Prepared]] = []
+        for request in requests:
+            fresh = []
+            for item in request.items:
+                if item.message_id not in known:
+                    known.add(item.message_id)  # a later request repeating it holds a duplicate
+                    fresh.append(item)
+            fresh_by_request.append(fresh)
+        if not any(fresh_by_request):
+            return [0] * len(requests)
         self.graph.prefetch(keys)
-        self.accounts.prefetch(p.message.groupId for p in fresh if p.message.groupId)
+        self.accounts.prefetch(p.message.groupId for f in fresh_by_request for p in f if p.message.groupId)
         pending: list[tuple[dict[str, Any], Contact]] = []
-        for item in fresh:
-            contact = self._contact_for(item)
-            self.graph.seen(contact, min(item.times.timestamp, self.received_at))
-            pending.append((self._event_row(item, contact.id, item.times), contact))
+        for request, fresh in zip(requests, fresh_by_request, strict=True):
+            self._received(request.received_at)
+            for item in fresh:
+                contact = self._contact_for(item)
+                self.graph.seen(contact, min(item.times.timestamp, self.received_at))
+                pending.append((item.row, contact))
         self.graph.flush()
         self.accounts.flush(self.graph.final_id)
         rows = []
         for row, contact in pending:
             row["contact_id"] = self.graph.final_id(contact.id)
             rows.append(row)
-        return event_store.insert_events(self.conn, rows)
+        stored = event_store.insert_events(self.conn, rows)
+        if len(requests) == 1:
+            return [stored]
+        return [len(fresh) for fresh in fresh_by_request]
+
+    def _received(self, at: datetime) -> None:
+        """Changes made for the next request carry its own time of arrival."""
+        self.received_at = self.graph.now = self.accounts.now = at
 
     def _contact_for(self, item: _Prepared) -> Contact:
         message = item.message
@@ -185,38 +284,40 @@ class _Ingest:
                 contact.updated_at = self.received_at
                 self.graph.touch(contact)
 
-    def _event_row(self, item: _Prepared, contact_id: str, times: EventTimes) -> dict[str, Any]:
-        message = item.message
-        kind = message.type
-        if kind is MessageType.TRACK:
-            name, properties = message.event, message.properties
-        elif kind in (MessageType.PAGE, MessageType.SCREEN):
-            name, properties = message.name, message.properties
-        elif kind is MessageType.GROUP:
-            name, properties = message.groupId, message.traits
-        elif kind is MessageType.ALIAS:
-            name, properties = message.previousId, None
-        else:
-            name, properties = (
-                None,
-                {k: v for _, given in message.identify_traits() for k, v in given.items()},
-            )
-        return {
-            "workspace_id": self.workspace_id,
-            "id": new_id(),
-            "contact_id": contact_id,
-            "message_id": item.message_id,
-            "type": kind.value,
-            "name": name,
-            "user_id": message.userId,
-            "anonymous_id": message.anonymousId,
-            "properties": properties or {},
-            "context": message.context or {},
-            "timestamp": times.timestamp,
-            "original_timestamp": times.original_timestamp,
-            "sent_at": times.sent_at,
-            "received_at": times.received_at,
-        }
+
+def _event_row(workspace_id: str, item: _Prepared) -> dict[str, Any]:
+    """The event's row; its contact is filled in once identities are resolved."""
+    message = item.message
+    kind = message.type
+    if kind is MessageType.TRACK:
+        name, properties = message.event, message.properties
+    elif kind in (MessageType.PAGE, MessageType.SCREEN):
+        name, properties = message.name, message.properties
+    elif kind is MessageType.GROUP:
+        name, properties = message.groupId, message.traits
+    elif kind is MessageType.ALIAS:
+        name, properties = message.previousId, None
+    else:
+        name, properties = (
+            None,
+            {k: v for _, given in message.identify_traits() for k, v in given.items()},
+        )
+    return {
+        "workspace_id": workspace_id,
+        "id": new_id(),
+        "contact_id": None,
+        "message_id": item.message_id,
+        "type": kind.value,
+        "name": name,
+        "user_id": message.userId,
+        "anonymous_id": message.anonymousId,
+        "properties": properties or {},
+        "context": message.context or {},
+        "timestamp": item.times.timestamp,
+        "original_timestamp": item.times.original_timestamp,
+        "sent_at": item.times.sent_at,
+        "received_at": item.times.received_at,
+    }
 
 
 def _identity_keys(prepared: list[_Prepared]) -> list[tuple[IdentityKind, str]]:

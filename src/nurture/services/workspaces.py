@@ -115,10 +115,15 @@ class WorkspaceService:
                     self._cache.clear()
                 self._cache[digest] = found
             cached = found
-        workspace_id, found_kind, _ = cached
-        if not workspace_id or found_kind != kind.value:
-            raise Unauthorized(f"a valid {kind.value} key is required")
-        return workspace_id
+        return _check(cached, kind)
+
+    def authenticate_cached(self, token: str, kind: KeyKind) -> str | None:
+        """`authenticate` without I/O when the key was looked up lately; None when it must be looked up
+        (so an event loop can answer most requests without a trip to a thread)."""
+        cached = self._cache.get(hash_key(token))
+        if cached is None or cached[2] < time.monotonic():
+            return None
+        return _check(cached, kind)
 
     def _issue(self, conn: Connection, workspace_id: str, kind: KeyKind) -> IssuedKey:
         token = PREFIXES[kind] + secrets.token_urlsafe(24)
@@ -133,3 +138,10 @@ class WorkspaceService:
             now=self.clock.now(),
         )
         return IssuedKey(key_id, workspace_id, kind, token)
+
+
+def _check(cached: tuple[str, str, float], kind: KeyKind) -> str:
+    workspace_id, found_kind, _ = cached
+    if not workspace_id or found_kind != kind.value:
+        raise Unauthorized(f"a valid {kind.value} key is required")
+    return workspace_id

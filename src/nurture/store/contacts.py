@@ -17,7 +17,7 @@ from nurture.store.schema import (
     contacts,
     events,
 )
-from nurture.store.sql import chunks, contains_pattern, insert_ignore
+from nurture.store.sql import PerDialect, contains_pattern, execute_many, in_chunks, insert_ignore, one_of
 
 CONTACT_COLUMNS = (
     "email",
@@ -58,21 +58,48 @@ def contact_row(workspace_id: str, contact: Contact) -> dict[str, Any]:
     }
 
 
-def find_identities(
-    conn: Connection, workspace_id: str, kind: IdentityKind, values: Iterable[str]
-) -> dict[str, str]:
-    """Map identity value → contact id for those values that exist."""
-    found: dict[str, str] = {}
-    for part in chunks(sorted(set(values))):
-        rows = conn.execute(
-            select(contact_identities.c.value, contact_identities.c.contact_id).where(
-                contact_identities.c.workspace_id == workspace_id,
-                contact_identities.c.kind == kind.value,
-                contact_identities.c.value.in_(part),
-            )
-        )
-        found.update({row[0]: row[1] for row in rows})
+_owners = PerDialect(
+    lambda dialect: select(
+        contact_identities.c.kind, contact_identities.c.value, contact_identities.c.contact_id
+    ).where(
+        contact_identities.c.workspace_id == bindparam("workspace_id"),
+        one_of(dialect, contact_identities.c.kind, "kinds"),
+        one_of(dialect, contact_identities.c.value, "values"),
+    )
+)
+
+
+def find_owners(
+    conn: Connection, workspace_id: str, keys: Iterable[tuple[IdentityKind, str]]
+) -> dict[tuple[IdentityKind, str], str]:
+    """Map (kind, value) → contact id for the identities that exist; every kind in one query."""
+    wanted = set(keys)
+    kinds = sorted({kind.value for kind, _ in wanted})
+    found: dict[tuple[IdentityKind, str], str] = {}
+    for part in in_chunks(conn, sorted({value for _, value in wanted})):
+        rows = conn.execute(_owners(conn), {"workspace_id": workspace_id, "kinds": kinds, "values": part})
+        for kind, value, contact_id in rows:
+            key = (IdentityKind(kind), value)
+            if key in wanted:  # a value asked for as one kind may exist as another
+                found[key] = contact_id
     return found
+
+
+_identities_of = PerDialect(
+    lambda dialect: (
+        select(contact_identities.c.contact_id, contact_identities.c.kind, contact_identities.c.value)
+        .where(
+            contact_identities.c.workspace_id == bindparam("workspace_id"),
+            one_of(dialect, contact_identities.c.contact_id, "ids"),
+        )
+        .order_by(contact_identities.c.created_at, contact_identities.c.value)
+    )
+)
+_contacts_by_id = PerDialect(
+    lambda dialect: select(contacts).where(
+        contacts.c.workspace_id == bindparam("workspace_id"), one_of(dialect, contacts.c.id, "ids")
+    )
+)
 
 
 def identities_of(
@@ -80,14 +107,8 @@ def identities_of(
 ) -> dict[str, list[tuple[str, str]]]:
     """Map contact id → [(kind, value)], oldest first."""
     out: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for part in chunks(sorted(set(contact_ids))):
-        rows = conn.execute(
-            select(contact_identities.c.contact_id, contact_identities.c.kind, contact_identities.c.value)
-            .where(
-                contact_identities.c.workspace_id == workspace_id, contact_identities.c.contact_id.in_(part)
-            )
-            .order_by(contact_identities.c.created_at, contact_identities.c.value)
-        )
+    for part in in_chunks(conn, sorted(set(contact_ids))):
+        rows = conn.execute(_identities_of(conn), {"workspace_id": workspace_id, "ids": part})
         for contact_id, kind, value in rows:
             out[contact_id].append((kind, value))
     return out
@@ -97,10 +118,8 @@ def load_contacts(conn: Connection, workspace_id: str, contact_ids: Iterable[str
     """Contacts by id, with their user id and anonymous ids filled in."""
     ids = sorted(set(contact_ids))
     found: dict[str, Contact] = {}
-    for part in chunks(ids):
-        for row in conn.execute(
-            select(contacts).where(contacts.c.workspace_id == workspace_id, contacts.c.id.in_(part))
-        ):
+    for part in in_chunks(conn, ids):
+        for row in conn.execute(_contacts_by_id(conn), {"workspace_id": workspace_id, "ids": part}):
             found[row.id] = contact_from_row(row)
     for contact_id, pairs in identities_of(conn, workspace_id, found).items():
         attach_identities(found[contact_id], pairs)
@@ -115,9 +134,11 @@ def attach_identities(contact: Contact, pairs: Iterable[tuple[str, str]]) -> Non
             contact.anonymous_ids.append(value)
 
 
+_insert_contact = contacts.insert()
+
+
 def insert_contacts(conn: Connection, workspace_id: str, new: Sequence[Contact]) -> None:
-    if new:
-        conn.execute(contacts.insert(), [contact_row(workspace_id, c) for c in new])
+    execute_many(conn, _insert_contact, [contact_row(workspace_id, c) for c in new])
 
 
 _update_contact = (
@@ -128,19 +149,15 @@ _update_contact = (
 
 
 def update_contacts(conn: Connection, workspace_id: str, changed: Sequence[Contact]) -> None:
-    if changed:
-        conn.execute(
-            _update_contact,
-            [
-                {"w_id": workspace_id, "c_id": c.id, **{n: getattr(c, n) for n in CONTACT_COLUMNS}}
-                for c in changed
-            ],
-        )
+    rows = [
+        {"w_id": workspace_id, "c_id": c.id, **{name: getattr(c, name) for name in CONTACT_COLUMNS}}
+        for c in changed
+    ]
+    execute_many(conn, _update_contact, rows)
 
 
 def insert_identities(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        conn.execute(insert_ignore(conn, contact_identities), list(rows))
+    execute_many(conn, insert_ignore(conn, contact_identities), rows)
 
 
 def delete_identity(

@@ -6,32 +6,29 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, and_, bindparam, or_, select
 
 from nurture.domain.contacts import Event
 from nurture.store.schema import events
-from nurture.store.sql import chunks, insert_ignore
+from nurture.store.sql import PerDialect, execute_many, in_chunks, insert_ignore, one_of
+
+_existing = PerDialect(
+    lambda dialect: select(events.c.message_id).where(
+        events.c.workspace_id == bindparam("workspace_id"), one_of(dialect, events.c.message_id, "ids")
+    )
+)
 
 
 def existing_message_ids(conn: Connection, workspace_id: str, message_ids: Iterable[str]) -> set[str]:
     found: set[str] = set()
-    for part in chunks(sorted(set(message_ids))):
-        found.update(
-            conn.execute(
-                select(events.c.message_id).where(
-                    events.c.workspace_id == workspace_id, events.c.message_id.in_(part)
-                )
-            ).scalars()
-        )
+    for part in in_chunks(conn, sorted(set(message_ids))):
+        found.update(conn.execute(_existing(conn), {"workspace_id": workspace_id, "ids": part}).scalars())
     return found
 
 
 def insert_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
     """Insert event rows; a message id already stored in the workspace is skipped. Returns rows written."""
-    if not rows:
-        return 0
-    result = conn.execute(insert_ignore(conn, events), list(rows))
-    return int(result.rowcount) if result.rowcount is not None and result.rowcount >= 0 else len(rows)
+    return execute_many(conn, insert_ignore(conn, events), rows)
 
 
 def event_from_row(row: Any) -> Event:

@@ -3,12 +3,76 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import cache
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Connection, Table, text
+from sqlalchemy import ColumnElement, Connection, Dialect, Table, any_, bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.dml import Insert, UpdateBase
+
+S = TypeVar("S")
+
+
+class PerDialect(Generic[S]):
+    """A statement built once per dialect and reused: building a Core statement (and its cache key)
+    costs more than running a small one, so hot paths pass values as bound parameters instead."""
+
+    def __init__(self, build: Callable[[str], S]) -> None:
+        self._build = build
+        self._built: dict[str, S] = {}
+
+    def __call__(self, conn: Connection) -> S:
+        name = conn.dialect.name
+        statement = self._built.get(name)
+        if statement is None:
+            statement = self._built[name] = self._build(name)
+        return statement
+
+
+class _DriverStatement:
+    """A statement compiled for one dialect, with each parameter's conversion (the column type's own
+    bind processor: JSON encoding, UTC times) applied by hand."""
+
+    def __init__(self, compiled: SQLCompiler, dialect: Dialect) -> None:
+        self.sql = str(compiled)
+        positions = getattr(compiled, "positiontup", None)
+        self.names: list[str] = list(positions) if positions else list(compiled.binds)
+        self.positional = bool(positions)
+        self.convert: list[Callable[[Any], Any] | None] = [
+            compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in self.names
+        ]
+
+    def parameters(self, row: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        values = [
+            row[name] if convert is None else convert(row[name])
+            for name, convert in zip(self.names, self.convert, strict=True)
+        ]
+        return tuple(values) if self.positional else dict(zip(self.names, values, strict=True))
+
+
+_driver_statements: dict[tuple[str, UpdateBase, tuple[str, ...]], _DriverStatement] = {}
+
+
+def execute_many(conn: Connection, statement: UpdateBase, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Run `statement` once per row through the driver's executemany; returns the rows affected.
+
+    Values are converted exactly as `conn.execute(statement, rows)` would convert them, without
+    SQLAlchemy's generic per-row parameter handling, which on bulk writes costs more than the
+    database spends on each row.
+    """
+    if not rows:
+        return 0
+    keys = tuple(rows[0])
+    cache_key = (conn.dialect.name, statement, keys)
+    driver = _driver_statements.get(cache_key)
+    if driver is None:
+        compiled = statement.compile(dialect=conn.dialect, column_keys=list(keys))
+        assert isinstance(compiled, SQLCompiler)
+        driver = _driver_statements[cache_key] = _DriverStatement(compiled, conn.dialect)
+    result = conn.exec_driver_sql(driver.sql, [driver.parameters(row) for row in rows])
+    return int(result.rowcount) if result.rowcount is not None and result.rowcount >= 0 else len(rows)
 
 
 def insert(conn: Connection, table: Table) -> Any:
@@ -18,8 +82,14 @@ def insert(conn: Connection, table: Table) -> Any:
 
 
 def insert_ignore(conn: Connection, table: Table) -> Insert:
-    """INSERT … ON CONFLICT DO NOTHING."""
-    stmt: Insert = insert(conn, table).on_conflict_do_nothing()
+    """INSERT … ON CONFLICT DO NOTHING (built once per dialect and table)."""
+    return _insert_ignore(conn.dialect.name, table)
+
+
+@cache
+def _insert_ignore(dialect: str, table: Table) -> Insert:
+    module = postgresql if dialect == "postgresql" else sqlite
+    stmt: Insert = module.insert(table).on_conflict_do_nothing()
     return stmt
 
 
@@ -33,10 +103,10 @@ def lock_keys(conn: Connection, keys: Iterable[str]) -> None:
         return
     numbers = sorted({_lock_number(key) for key in keys})
     if numbers:
-        conn.execute(
-            text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k"),
-            {"keys": numbers},
-        )
+        conn.execute(_LOCK, {"keys": numbers})
+
+
+_LOCK = text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k")
 
 
 def _lock_number(key: str) -> int:
@@ -47,6 +117,21 @@ def chunks(values: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
     """Split long IN lists so SQLite's variable limit is never reached."""
     for start in range(0, len(values), size):
         yield values[start : start + size]
+
+
+def in_chunks(conn: Connection, values: Sequence[Any]) -> Iterable[list[Any]]:
+    """The parts to bind to a `one_of` parameter: all at once on PostgreSQL, chunks on SQLite."""
+    if conn.dialect.name == "postgresql":
+        return [list(values)] if values else []
+    return (list(part) for part in chunks(values))
+
+
+def one_of(dialect: str, column: ColumnElement[Any], name: str) -> ColumnElement[bool]:
+    """`column IN :name`, the list bound at execution. On PostgreSQL one array parameter (`= ANY`):
+    the SQL is the same for any number of values, so the server parses and plans it once."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
 
 
 def contains_pattern(text_value: str) -> str:
