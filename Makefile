@@ -18,6 +18,8 @@ run: $(STAMP)
 	$(BIN)/nurture serve
 
 test: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 lint: $(STAMP)

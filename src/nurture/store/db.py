@@ -13,6 +13,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# psycopg prepares a query run this many times on a connection; PostgreSQL then switches it to one
+# generic plan, which cannot see how many values an `= ANY(array)` parameter holds and may scan a
+# whole table per lookup. So plain queries are planned for their actual values every time;
+# `executemany` (bulk inserts) is still prepared, as psycopg always does for it.
+PREPARE_NEVER = 2**31
 
 
 def _json_dumps(value: Any) -> str:
@@ -80,6 +85,7 @@ class Database:
                 pool_pre_ping=True,
                 json_serializer=_json_dumps,
                 json_deserializer=orjson.loads,
+                connect_args={"prepare_threshold": PREPARE_NEVER},
             )
             self.reader = self.writer
 
