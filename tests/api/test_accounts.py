@@ -11,43 +11,14 @@ from fastapi.testclient import TestClient
 from nurture.bootstrap import Container
 from nurture.services.clock import ManualClock
 from nurture.services.workspaces import NewWorkspace
-from tests.conftest import ingest, secret, write_auth
+from tests.api.admin import Admin
+from tests.conftest import ingest, write_auth
 
 API = "/api/v1/accounts"
 
 
-class Admin:
-    """The accounts API as one workspace sees it."""
-
-    def __init__(self, client: TestClient, workspace: NewWorkspace) -> None:
-        self.client = client
-        self.headers = secret(workspace)
-
-    def call(self, method: str, path: str, **kwargs: Any) -> Any:
-        return self.client.request(method, path, headers=self.headers, **kwargs)
-
-    def create(self, **body: Any) -> dict[str, Any]:
-        response = self.call("POST", API, json=body)
-        assert response.status_code == 201, response.text
-        created: dict[str, Any] = response.json()
-        return created
-
-    def get(self, account_id: str) -> dict[str, Any]:
-        response = self.call("GET", f"{API}/{account_id}")
-        assert response.status_code == 200, response.text
-        found: dict[str, Any] = response.json()
-        return found
-
-    def all(self, **params: Any) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        cursor = None
-        while True:
-            response = self.call("GET", API, params={**params, **({"cursor": cursor} if cursor else {})})
-            assert response.status_code == 200, response.text
-            out += response.json()["data"]
-            cursor = response.json()["next_cursor"]
-            if cursor is None:
-                return out
+class Accounts(Admin):
+    """The accounts API, plus the look-ups these tests repeat."""
 
     def by_group(self, group_id: str) -> dict[str, Any]:
         [account] = self.all(group_id=group_id)
@@ -65,8 +36,8 @@ class Admin:
 
 
 @pytest.fixture
-def admin(client: TestClient, workspace: NewWorkspace) -> Admin:
-    return Admin(client, workspace)
+def admin(client: TestClient, workspace: NewWorkspace) -> Accounts:
+    return Accounts(client, workspace, API)
 
 
 def group(group_id: str, user: str | None = None, anon: str | None = None, **traits: Any) -> dict[str, Any]:
@@ -85,7 +56,7 @@ def problem_fields(response: Any) -> list[str]:
 
 @pytest.mark.parametrize("requests", ["one request", "one request per call"])
 def test_group_calls_create_an_account_and_link_each_contact_once(
-    container: Container, workspace: NewWorkspace, admin: Admin, clock: ManualClock, requests: str
+    container: Container, workspace: NewWorkspace, admin: Accounts, clock: ManualClock, requests: str
 ) -> None:
     calls = [
         group(
@@ -119,7 +90,7 @@ def test_group_calls_create_an_account_and_link_each_contact_once(
 
 
 def test_a_group_call_over_http_names_the_bad_trait(
-    client: TestClient, workspace: NewWorkspace, admin: Admin
+    client: TestClient, workspace: NewWorkspace, admin: Accounts
 ) -> None:
     bad: list[tuple[dict[str, Any], str]] = [({"name": 5}, "traits.name"), ({"domain": "x"}, "traits.domain")]
     for traits, field in bad:
@@ -134,7 +105,7 @@ def test_a_group_call_over_http_names_the_bad_trait(
 
 
 def test_the_membership_of_an_anonymous_visitor_moves_to_the_profile_it_merges_into(
-    container: Container, workspace: NewWorkspace, admin: Admin
+    container: Container, workspace: NewWorkspace, admin: Accounts
 ) -> None:
     ingest(container, workspace.id, group("acme", anon="a1", name="Acme"), group("initech", anon="a1"))
     ingest(container, workspace.id, group("acme", user="u1"))
@@ -148,7 +119,7 @@ def test_the_membership_of_an_anonymous_visitor_moves_to_the_profile_it_merges_i
 
 
 def test_group_traits_update_the_account_and_its_times(
-    container: Container, workspace: NewWorkspace, admin: Admin, clock: ManualClock
+    container: Container, workspace: NewWorkspace, admin: Accounts, clock: ManualClock
 ) -> None:
     ingest(container, workspace.id, group("acme", user="u1", name="Acme", plan="free"))
     created = admin.by_group("acme")
@@ -168,7 +139,7 @@ def test_group_traits_update_the_account_and_its_times(
 
 
 def test_create_get_and_duplicate_group_id(
-    container: Container, workspace: NewWorkspace, admin: Admin
+    container: Container, workspace: NewWorkspace, admin: Accounts
 ) -> None:
     acme = admin.create(
         group_id="acme", name=" Acme Inc ", attributes={"website": "http://www.ACME.io", "tier": 1}
@@ -197,7 +168,7 @@ def test_create_get_and_duplicate_group_id(
         ({"q": "%"}, []),
     ],
 )
-def test_list_filters(admin: Admin, params: dict[str, str], groups: list[str]) -> None:
+def test_list_filters(admin: Accounts, params: dict[str, str], groups: list[str]) -> None:
     admin.create(group_id="acme", name="Acme", domain="acme.io")
     admin.create(group_id="globex", name="Globex Corp")
     admin.create(group_id="initech", name="Initech", domain="initech-corp.com")
@@ -205,7 +176,7 @@ def test_list_filters(admin: Admin, params: dict[str, str], groups: list[str]) -
     assert [a["group_id"] for a in admin.all(**params)] == groups
 
 
-def test_walking_every_page_gives_each_account_once(admin: Admin) -> None:
+def test_walking_every_page_gives_each_account_once(admin: Accounts) -> None:
     created = [admin.create(group_id=f"g{n}")["id"] for n in range(11)]
     seen: list[str] = []
     cursor = None
@@ -219,7 +190,7 @@ def test_walking_every_page_gives_each_account_once(admin: Admin) -> None:
     assert seen == created
 
 
-def test_put_replaces_and_patch_merges(admin: Admin, clock: ManualClock) -> None:
+def test_put_replaces_and_patch_merges(admin: Accounts, clock: ManualClock) -> None:
     acme = admin.create(
         group_id="acme", name="Acme", domain="acme.io", attributes={"tier": 1, "region": "eu"}
     )
@@ -248,7 +219,7 @@ def test_put_replaces_and_patch_merges(admin: Admin, clock: ManualClock) -> None
 
 
 def test_delete_removes_the_account_and_its_memberships_but_not_the_contacts(
-    container: Container, workspace: NewWorkspace, admin: Admin
+    container: Container, workspace: NewWorkspace, admin: Accounts
 ) -> None:
     ingest(container, workspace.id, group("acme", user="u1", name="Acme"), group("globex", user="u1"))
     acme, globex = admin.by_group("acme"), admin.by_group("globex")
@@ -271,7 +242,7 @@ def test_delete_removes_the_account_and_its_memberships_but_not_the_contacts(
     assert admin.members(admin.by_group("acme")["id"]) == [u1]
 
 
-def test_an_unknown_account_is_not_found(admin: Admin) -> None:
+def test_an_unknown_account_is_not_found(admin: Accounts) -> None:
     missing = f"{API}/01NOSUCHACCOUNT0000000000"
     for method, path, body in [
         ("GET", missing, None),
@@ -299,7 +270,7 @@ BAD_BODIES = [
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH"])
 @pytest.mark.parametrize(("body", "field"), BAD_BODIES, ids=[f for _, f in BAD_BODIES])
 def test_bad_input_on_every_write_path_is_a_problem_naming_the_field_and_changes_nothing(
-    admin: Admin, method: str, body: dict[str, Any], field: str
+    admin: Accounts, method: str, body: dict[str, Any], field: str
 ) -> None:
     acme = admin.create(group_id="acme", name="Acme", domain="acme.io", attributes={"tier": 1})
     if method == "POST":
@@ -321,7 +292,7 @@ def test_bad_input_on_every_write_path_is_a_problem_naming_the_field_and_changes
     ],
 )
 def test_the_group_id_is_required_on_create_and_fixed_afterwards(
-    admin: Admin, method: str, body: dict[str, Any]
+    admin: Accounts, method: str, body: dict[str, Any]
 ) -> None:
     acme = admin.create(group_id="acme")
     path = API if method == "POST" else f"{API}/{acme['id']}"
@@ -339,7 +310,7 @@ def test_the_group_id_is_required_on_create_and_fixed_afterwards(
     ],
 )
 def test_a_bad_listing_parameter_is_a_problem_naming_it(
-    admin: Admin, params: dict[str, Any], field: str
+    admin: Accounts, params: dict[str, Any], field: str
 ) -> None:
     admin.create(group_id="acme")
     assert problem_fields(admin.call("GET", API, params=params)) == [field]

@@ -14,50 +14,15 @@ from nurture.bootstrap import Container
 from nurture.services.clock import ManualClock
 from nurture.services.workspaces import NewWorkspace
 from nurture.store.schema import metadata, suppressions
-from tests.conftest import ingest, secret
+from tests.api.admin import Admin
+from tests.conftest import ingest
 
 API = "/api/v1/contacts"
 
 
-class Admin:
-    """The admin API as one workspace sees it."""
-
-    def __init__(self, client: TestClient, workspace: NewWorkspace) -> None:
-        self.client = client
-        self.headers = secret(workspace)
-
-    def call(self, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any) -> Any:
-        return self.client.request(method, path, headers={**self.headers, **(headers or {})}, **kwargs)
-
-    def create(self, **body: Any) -> dict[str, Any]:
-        response = self.call("POST", API, json=body)
-        assert response.status_code == 201, response.text
-        created: dict[str, Any] = response.json()
-        return created
-
-    def get(self, contact_id: str) -> dict[str, Any]:
-        response = self.call("GET", f"{API}/{contact_id}")
-        assert response.status_code == 200, response.text
-        found: dict[str, Any] = response.json()
-        return found
-
-    def all(self, **params: Any) -> list[dict[str, Any]]:
-        """Every contact the listing gives for `params`, walking all pages."""
-        out: list[dict[str, Any]] = []
-        cursor = None
-        while True:
-            response = self.call("GET", API, params={**params, **({"cursor": cursor} if cursor else {})})
-            assert response.status_code == 200, response.text
-            page = response.json()
-            out.extend(page["data"])
-            cursor = page["next_cursor"]
-            if cursor is None:
-                return out
-
-
 @pytest.fixture
 def admin(client: TestClient, workspace: NewWorkspace) -> Admin:
-    return Admin(client, workspace)
+    return Admin(client, workspace, API)
 
 
 def problem_fields(response: Any) -> list[str]:
