@@ -80,10 +80,4 @@ def create_app_from_env() -> Any:
     """Factory for `uvicorn --factory` (one per worker process), configured from NURTURE_ settings."""
     container = build()
     configure(container.settings.log_level, container.settings.log_json)
-    app = create_app(container)
-    import os as _o, gc as _gc
-    if _o.environ.get("XG"):
-        _gc.collect(); _gc.freeze()
-    if _o.environ.get("XT"):
-        _gc.set_threshold(int(_o.environ["XT"]), 20, 20)
-    return app
+    return create_app(container)
