@@ -27,6 +27,7 @@ class LoadResult:
     error_samples: list[str] = field(default_factory=list)
     started: float = 0.0
     finished: float = 0.0
+    cpu_seconds: float = 0.0  # the load generator's own CPU time while sending
     latencies: list[float] = field(default_factory=list)
 
     def merge(self, other: LoadResult) -> None:
@@ -35,6 +36,7 @@ class LoadResult:
         self.error_samples.extend(other.error_samples[: 5 - len(self.error_samples)])
         self.started = min(self.started or other.started, other.started)
         self.finished = max(self.finished, other.finished)
+        self.cpu_seconds += other.cpu_seconds
         self.latencies.extend(other.latencies)
 
 
@@ -99,6 +101,7 @@ async def _drive(
     if delay > 0:
         await asyncio.sleep(delay)
     result.started = time.time()
+    cpu_started = time.process_time()
     perf_deadline = time.perf_counter() + (deadline - result.started)
 
     async def worker(client: _Client) -> None:
@@ -123,6 +126,7 @@ async def _drive(
 
     await asyncio.gather(*(worker(c) for c in clients))
     result.finished = time.time()
+    result.cpu_seconds = time.process_time() - cpu_started
     for client in clients:
         if client.transport is not None:
             client.transport.close()

@@ -44,19 +44,21 @@ class IdentityGraph:
     # reading
 
     def prefetch(self, keys: Iterable[Key]) -> None:
-        """Load every contact that any of `keys` finds: one query for the identities, one for the
-        contacts (and one for their identities)."""
+        """Load every contact that any of `keys` finds: one query for the identities (theirs and
+        their contacts' others), one for the contacts."""
         wanted = {key for key in keys if key not in self._owner}
         if not wanted:
             return
-        found = store.find_owners(self.conn, self.workspace_id, wanted)
+        found, identities = store.find_owners(self.conn, self.workspace_id, wanted)
         found_ids: set[str] = set()
         for key in wanted:
             owner = found.get(key)
             self._owner[key] = owner
             if owner is not None:
                 found_ids.add(owner)
-        self.load(found_ids - self._contacts.keys())
+        missing = found_ids - self._contacts.keys()
+        if missing:
+            self._contacts.update(store.load_contacts(self.conn, self.workspace_id, missing, identities))
 
     def load(self, contact_ids: Iterable[str]) -> dict[str, Contact]:
         missing = [c for c in contact_ids if c not in self._contacts]

@@ -58,31 +58,46 @@ def contact_row(workspace_id: str, contact: Contact) -> dict[str, Any]:
     }
 
 
+_asked = contact_identities.alias("asked")
+# every identity of every contact that one of the asked values finds, oldest first
 _owners = PerDialect(
-    lambda dialect: select(
-        contact_identities.c.kind, contact_identities.c.value, contact_identities.c.contact_id
-    ).where(
-        contact_identities.c.workspace_id == bindparam("workspace_id"),
-        one_of(dialect, contact_identities.c.kind, "kinds"),
-        one_of(dialect, contact_identities.c.value, "values"),
+    lambda dialect: (
+        select(contact_identities.c.contact_id, contact_identities.c.kind, contact_identities.c.value)
+        .where(
+            contact_identities.c.workspace_id == bindparam("workspace_id"),
+            contact_identities.c.contact_id.in_(
+                select(_asked.c.contact_id).where(
+                    _asked.c.workspace_id == bindparam("workspace_id"),
+                    one_of(dialect, _asked.c.kind, "kinds"),
+                    one_of(dialect, _asked.c.value, "values"),
+                )
+            ),
+        )
+        .order_by(contact_identities.c.created_at, contact_identities.c.value)
     )
 )
 
 
 def find_owners(
     conn: Connection, workspace_id: str, keys: Iterable[tuple[IdentityKind, str]]
-) -> dict[tuple[IdentityKind, str], str]:
-    """Map (kind, value) → contact id for the identities that exist; every kind in one query."""
+) -> tuple[dict[tuple[IdentityKind, str], str], dict[str, list[tuple[str, str]]]]:
+    """Map (kind, value) → contact id for the identities that exist, and each of those contacts to
+    all its identities (oldest first, as `identities_of` gives them): one query for every kind."""
     wanted = set(keys)
     kinds = sorted({kind.value for kind, _ in wanted})
     found: dict[tuple[IdentityKind, str], str] = {}
+    identities: dict[str, list[tuple[str, str]]] = {}
     for part in in_chunks(conn, sorted({value for _, value in wanted})):
         rows = conn.execute(_owners(conn), {"workspace_id": workspace_id, "kinds": kinds, "values": part})
-        for kind, value, contact_id in rows:
+        in_part: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for contact_id, kind, value in rows:
+            in_part[contact_id].append((kind, value))
             key = (IdentityKind(kind), value)
             if key in wanted:  # a value asked for as one kind may exist as another
                 found[key] = contact_id
-    return found
+        for contact_id, pairs in in_part.items():
+            identities.setdefault(contact_id, pairs)  # a contact found by two chunks, once
+    return found, identities
 
 
 _identities_of = PerDialect(
@@ -114,15 +129,23 @@ def identities_of(
     return out
 
 
-def load_contacts(conn: Connection, workspace_id: str, contact_ids: Iterable[str]) -> dict[str, Contact]:
-    """Contacts by id, with their user id and anonymous ids filled in."""
+def load_contacts(
+    conn: Connection,
+    workspace_id: str,
+    contact_ids: Iterable[str],
+    identities: Mapping[str, list[tuple[str, str]]] | None = None,
+) -> dict[str, Contact]:
+    """Contacts by id, with their user id and anonymous ids filled in (from `identities` when the
+    caller has them already, as `find_owners` gives them)."""
     ids = sorted(set(contact_ids))
     found: dict[str, Contact] = {}
     for part in in_chunks(conn, ids):
         for row in conn.execute(_contacts_by_id(conn), {"workspace_id": workspace_id, "ids": part}):
             found[row.id] = contact_from_row(row)
-    for contact_id, pairs in identities_of(conn, workspace_id, found).items():
-        attach_identities(found[contact_id], pairs)
+    if identities is None:
+        identities = identities_of(conn, workspace_id, found)
+    for contact_id, contact in found.items():
+        attach_identities(contact, identities.get(contact_id, ()))
     return found
 
 

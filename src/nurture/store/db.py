@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -68,15 +71,56 @@ def _sqlite_engine(url: str, begin: str) -> Engine:
     return engine
 
 
+class _WriterTurns:
+    """SQLite writers of every process on one file take turns in a queue, not by polling.
+
+    SQLite lets one writer in at a time and makes the others retry with sleeps of up to 100 ms, so
+    with several server processes a transaction can wait long after the lock is free. Threads here
+    queue on a lock, processes on an flock of a file beside the database; SQLite's own lock still
+    guards the data (other programs writing the file are not in this queue).
+    """
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._thread_turn = threading.RLock()
+        self._depth = 0
+        self._fd: int | None = None
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        with self._thread_turn:
+            if self._depth == 0:
+                if self._fd is None:
+                    self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if self._depth == 0 and self._fd is not None:
+                    fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        with self._thread_turn:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+
 class Database:
     """One database: a writer and a reader engine (the same engine on PostgreSQL)."""
 
     def __init__(self, url: str, pool_size: int = 10) -> None:
         self.url = normalize_url(url)
         self.dialect = make_url(self.url).get_backend_name()
+        self._turns: _WriterTurns | None = None
         if self.dialect == "sqlite":
             self.writer = _sqlite_engine(self.url, "BEGIN IMMEDIATE")
             self.reader = _sqlite_engine(self.url, "BEGIN")
+            path = make_url(self.url).database
+            if path and path != ":memory:":
+                self._turns = _WriterTurns(f"{path}-write.lock")
         else:
             self.writer = create_engine(
                 self.url,
@@ -96,7 +140,7 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction; commits on success, rolls back on any exception."""
-        with self.writer.begin() as conn:
+        with self._turns.turn() if self._turns else nullcontext(), self.writer.begin() as conn:
             yield conn
 
     @contextmanager
@@ -108,3 +152,5 @@ class Database:
         self.writer.dispose()
         if self.reader is not self.writer:
             self.reader.dispose()
+        if self._turns:
+            self._turns.close()

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cache
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Connection, Dialect, Table, any_, bindparam, text
+from sqlalchemy import JSON, ColumnElement, Connection, Dialect, Table, any_, bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import Insert, UpdateBase
+from sqlalchemy.types import TypeEngine
 
 S = TypeVar("S")
 
@@ -32,24 +35,39 @@ class PerDialect(Generic[S]):
 
 
 class _DriverStatement:
-    """A statement compiled for one dialect, with each parameter's conversion (the column type's own
-    bind processor: JSON encoding, UTC times) applied by hand."""
+    """A statement compiled for one dialect, with positional parameters and each one's conversion
+    (the column type's own bind processor: JSON encoding, UTC times) applied by hand."""
 
     def __init__(self, compiled: SQLCompiler, dialect: Dialect) -> None:
-        self.sql = str(compiled)
+        sql = str(compiled)
         positions = getattr(compiled, "positiontup", None)
-        self.names: list[str] = list(positions) if positions else list(compiled.binds)
-        self.positional = bool(positions)
-        self.convert: list[Callable[[Any], Any] | None] = [
-            compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in self.names
-        ]
+        if positions:  # qmark (sqlite3)
+            names = list(positions)
+        else:  # pyformat (psycopg): %(name)s becomes %s, which spares the driver a reorder per row
+            names = _PYFORMAT.findall(sql)
+            sql = _PYFORMAT.sub("%s", sql)
+        self.sql = sql
+        self.names = names
+        self.convert = [_converter(compiled.binds[name].type, dialect) for name in names]
 
-    def parameters(self, row: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
-        values = [
+    def parameters(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
+        return tuple(
             row[name] if convert is None else convert(row[name])
             for name, convert in zip(self.names, self.convert, strict=True)
-        ]
-        return tuple(values) if self.positional else dict(zip(self.names, values, strict=True))
+        )
+
+
+_PYFORMAT = re.compile(r"%\((\w+)\)s")
+
+
+def _converter(type_: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    impl = type_.dialect_impl(dialect)
+    if dialect.name == "postgresql" and isinstance(impl, JSON):
+        # JSON text for the statement's `::JSONB` cast, instead of a psycopg Jsonb wrapper per value;
+        # PostgreSQL stores the same document either way
+        serialize: Callable[[Any], str] = dialect._json_serializer or json.dumps
+        return serialize
+    return impl.bind_processor(dialect)
 
 
 _driver_statements: dict[tuple[str, UpdateBase, tuple[str, ...]], _DriverStatement] = {}

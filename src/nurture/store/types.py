@@ -40,6 +40,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 def _sqlite_text(value: datetime | None) -> str | None:
     if value is None:
         return None
+    if value.tzinfo is UTC:  # the common case: drop the "+00:00"
+        return value.isoformat(" ", "microseconds")[:-6]
     if value.tzinfo is None:
         raise ValueError("naive datetime given to the database; use timezone-aware UTC")
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
