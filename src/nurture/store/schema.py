@@ -7,7 +7,9 @@ workspace and contact (Citus) and every query can filter by workspace.
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     Column,
+    Float,
     ForeignKeyConstraint,
     Index,
     MetaData,
@@ -69,9 +71,14 @@ contacts = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("last_seen_at", UTCDateTime(), nullable=True),
+    # subscriber → lead → MQL → SQL → opportunity → customer (configurable per workspace)
+    Column("lifecycle_stage", String(64), nullable=True),
+    Column("owner_id", String(ID), nullable=True),  # the sales owner (owners.id)
     PrimaryKeyConstraint("workspace_id", "id"),
     ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
     Index(None, "workspace_id", "email"),
+    Index(None, "workspace_id", "lifecycle_stage"),
+    Index(None, "workspace_id", "owner_id"),
 )
 
 # How a contact is found: user id, anonymous ids, email. One contact per identity value.
@@ -163,4 +170,202 @@ suppressions = Table(
     Column("detail", Text(), nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
     PrimaryKeyConstraint("workspace_id", "channel", "value_hash"),
+)
+
+
+# ---- audiences (segments, lists, tags, subscriptions) ----
+
+segments = Table(
+    "segments",
+    metadata,
+    Column("workspace_id", String(ID), nullable=False),
+    Column("id", String(ID), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("description", Text(), nullable=True),
+    Column("condition", JSONDoc, nullable=False),  # the condition tree (docs/conditions.md)
+    Column("status", String(16), nullable=False),  # active | archived
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("recomputed_at", UTCDateTime(), nullable=True),  # last full evaluation
+    PrimaryKeyConstraint("workspace_id", "id"),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
+    UniqueConstraint("workspace_id", "name"),
+)
+
+# Membership history: one row per stay. A current member has exited_at null; "members as of T" is
+# entered_at <= T and (exited_at is null or exited_at > T).
+segment_memberships = Table(
+    "segment_memberships",
+    metadata,
+    Column("workspace_id", String(ID), nullable=False),
+    Column("segment_id", String(ID), nullable=False),
+    Column("contact_id", String(ID), nullable=False),
+    Column("entered_at", UTCDateTime(), nullable=False),
+    Column("exited_at", UTCDateTime(), nullable=True),
+    PrimaryKeyConstraint("workspace_id", "segment_id", "contact_id", "entered_at"),
+    Index(None, "workspace_id", "segment_id", "exited_at", "contact_id"),
+    Index(None, "workspace_id", "contact_id", "exited_at"),
+)
+
+lists = Table(
+    "lists",
+    metadata,
+    Column("workspace_id", String(ID), nullable=False),
+    Column("id", String(ID), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("description", Text(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "id"),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
+    UniqueConstraint("workspace_id", "name"),
+)
+
+list_members = Table(
+    "list_members",
+    metadata,
+    Column("workspace_id", String(ID), nullable=False),
+    Column("list_id", String(ID), nullable=False),
+    Column("contact_id", String(ID), nullable=False),
+    Column("added_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "list_id", "contact_id"),
+    Index(None, "workspace_id", "contact_id"),
+)
+
+contact_tags = Table(
+    "contact_tags",
+    metadata,
+    Column("workspace_id", String(ID), nullable=False),
+    Column("contact_id", String(ID), nullable=False),
+    Column("tag", String(200), nullable=False),
+    Column("added_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "contact_id", "tag"),
+    Index(None, "workspace_id", "tag"),
+)
+
+# Consent per channel and topic; topic "" is the channel as a whole (the domain's topic None).
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("workspace_id", String(ID), nullable=False),
+    Column("contact_id", String(ID), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("topic", String(200), nullable=False),
+    Column("status", String(16), nullable=False),  # subscribed | unsubscribed | pending
+    Column("source", String(64), nullable=True),  # api | import | unsubscribe_link | …
+    Column("updated_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "contact_id", "channel", "topic"),
+)
+
+# What happened to messages sent to contacts; written by the messaging pipeline, read by `message`
+# conditions. `message_id` is the outbox send id.
+message_events = Table(
+    "message_events",
+    metadata,
+    Column("workspace_id", String(ID), nullable=False),
+    Column("id", String(ID), nullable=False),
+    Column("contact_id", String(ID), nullable=False),
+    Column("message_id", String(255), nullable=False),
+    Column("kind", String(16), nullable=False),  # sent | delivered | opened | clicked | bounced | …
+    Column("channel", String(16), nullable=False),
+    Column("template_id", String(ID), nullable=True),
+    Column("journey_id", String(ID), nullable=True),
+    Column("occurred_at", UTCDateTime(), nullable=False),
+    Column("data", JSONDoc, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "id"),
+    Index(None, "workspace_id", "contact_id", "occurred_at"),
+    Index(None, "workspace_id", "message_id"),
+)
+
+# Things nurture itself did to a contact (segment entered/exited, stage changed, owner assigned, score
+# crossed a threshold, …): journeys trigger on them and CRM sync reads them, in id order.
+activities = Table(
+    "activities",
+    metadata,
+    Column("workspace_id", String(ID), nullable=False),
+    Column("id", String(ID), nullable=False),
+    Column("contact_id", String(ID), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("subject_id", String(ID), nullable=True),  # the segment, list, model or owner concerned
+    Column("data", JSONDoc, nullable=False),
+    Column("occurred_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "id"),
+    Index(None, "workspace_id", "contact_id", "occurred_at"),
+    Index(None, "workspace_id", "kind", "id"),
+)
+
+# ---- lead scoring and sales routing ----
+
+scoring_models = Table(
+    "scoring_models",
+    metadata,
+    Column("workspace_id", String(ID), nullable=False),
+    Column("id", String(ID), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("definition", JSONDoc, nullable=False),  # rules, decay, thresholds
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "id"),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
+    UniqueConstraint("workspace_id", "name"),
+)
+
+contact_scores = Table(
+    "contact_scores",
+    metadata,
+    Column("workspace_id", String(ID), nullable=False),
+    Column("model_id", String(ID), nullable=False),
+    Column("contact_id", String(ID), nullable=False),
+    Column("score", Float(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "model_id", "contact_id"),
+    Index(None, "workspace_id", "contact_id"),
+)
+
+# Every change to a score, with the rule that made it: "why is this lead at 62".
+score_changes = Table(
+    "score_changes",
+    metadata,
+    Column("workspace_id", String(ID), nullable=False),
+    Column("id", String(ID), nullable=False),
+    Column("model_id", String(ID), nullable=False),
+    Column("contact_id", String(ID), nullable=False),
+    Column("rule_id", String(64), nullable=False),
+    Column("points", Float(), nullable=False),
+    Column("event_id", String(ID), nullable=True),
+    Column("occurred_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=True),
+    PrimaryKeyConstraint("workspace_id", "id"),
+    Index(None, "workspace_id", "contact_id", "model_id", "occurred_at"),
+)
+
+owners = Table(
+    "owners",
+    metadata,
+    Column("workspace_id", String(ID), nullable=False),
+    Column("id", String(ID), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("active", Boolean(), nullable=False),
+    Column("attributes", JSONDoc, nullable=False),  # e.g. territory
+    Column("created_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "id"),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
+    UniqueConstraint("workspace_id", "email"),
+)
+
+# Work for the audience worker: a contact whose data changed (an event stored, a profile field, a tag,
+# a list, a score, a merge) and what changed, written in the same transaction as the change. The worker
+# re-evaluates only the segments and scoring rules that read it, then deletes the row.
+pending_changes = Table(
+    "pending_changes",
+    metadata,
+    Column("workspace_id", String(ID), nullable=False),
+    Column("id", String(ID), nullable=False),
+    Column("contact_id", String(ID), nullable=False),
+    Column("kind", String(16), nullable=False),  # event | profile | membership | score | merge
+    Column("name", String(255), nullable=True),  # the event name, field, list/segment/model id
+    Column("event_id", String(ID), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "id"),
 )
