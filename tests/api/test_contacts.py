@@ -524,6 +524,29 @@ def test_erasing_the_survivor_of_a_merge_also_forgets_the_merged_away_id(
     assert _rows_mentioning(container, workspace.id, [anonymous["id"], survivor["id"], "device-1"]) == []
 
 
+def test_writes_through_a_merged_away_id_reach_the_contact_it_became(
+    container: Container, admin: Admin, workspace: NewWorkspace
+) -> None:
+    ingest(container, workspace.id, {"type": "track", "anonymousId": "device-1", "event": "Viewed Pricing"})
+    [anonymous] = admin.all()
+    ingest(container, workspace.id, {"type": "identify", "userId": "u1", "traits": {"plan": "pro"}})
+    ingest(container, workspace.id, {"type": "identify", "userId": "u1", "anonymousId": "device-1"})
+    [survivor] = admin.all()
+    assert survivor["id"] != anonymous["id"]
+
+    patched = admin.call("PATCH", f"{API}/{anonymous['id']}", json={"first_name": "Ann"})
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["id"] == survivor["id"]
+    replaced = admin.call("PUT", f"{API}/{anonymous['id']}", json={"last_name": "Lee"})
+    assert replaced.status_code == 200, replaced.text
+    assert (replaced.json()["first_name"], replaced.json()["last_name"]) == (None, "Lee")
+    assert admin.get(survivor["id"])["last_name"] == "Lee"
+
+    assert admin.call("DELETE", f"{API}/{anonymous['id']}").status_code == 204
+    assert admin.call("GET", f"{API}/{survivor['id']}").status_code == 404
+    assert admin.all() == []
+
+
 def test_export_holds_profile_identities_every_event_accounts_and_merges(
     container: Container, admin: Admin, workspace: NewWorkspace, clock: ManualClock
 ) -> None:

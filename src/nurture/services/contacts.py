@@ -142,15 +142,15 @@ class ContactService:
 
     def change(self, workspace_id: str, contact_id: str, data: ContactInput, *, replace: bool) -> Contact:
         """PATCH: given fields change, null unsets, attributes merge. PUT (`replace`): the body is the
-        whole profile, so anything it leaves out is cleared. The user id can be set once, not changed."""
+        whole profile, so anything it leaves out is cleared. The user id can be set once, not changed.
+        An id that was merged away changes the contact it was merged into, as GET reads it."""
         update = _core(data.fields)
         user_id = _user_id(data.fields)
         now = self.clock.now()
         with self.db.write() as conn:
             graph = IdentityGraph(conn, workspace_id, now)
-            contact = graph.load([contact_id]).get(contact_id)
-            if contact is None:
-                raise NotFound(f"no contact {contact_id} in this workspace")
+            contact_id = self._get(conn, workspace_id, contact_id, follow_merges=True).id
+            contact = graph.load([contact_id])[contact_id]
             if user_id is not None and user_id != contact.user_id:
                 if contact.user_id is not None:
                     raise Invalid.one("user_id", f"is {contact.user_id!r} and cannot be changed")
@@ -174,10 +174,11 @@ class ContactService:
 
     def erase(self, workspace_id: str, contact_id: str) -> None:
         """Delete the contact, its events and personal data; keep its addresses hashed on the
-        suppression list so a later import cannot silently make it reachable again."""
+        suppression list so a later import cannot silently make it reachable again. An id that was
+        merged away erases the person it became (it is the same person)."""
         now = self.clock.now()
         with self.db.write() as conn:
-            contact = self._get(conn, workspace_id, contact_id, follow_merges=False)
+            contact = self._get(conn, workspace_id, contact_id, follow_merges=True)
             identities = store.identities_of(conn, workspace_id, [contact.id]).get(contact.id, [])
             emails = {value for kind, value in identities if kind == IdentityKind.EMAIL}
             if contact.email:
