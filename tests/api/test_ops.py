@@ -67,9 +67,9 @@ def test_metrics_count_ingested_events(client: TestClient, workspace: NewWorkspa
     auth = write_auth(workspace)
     batch = {
         "batch": [
-            {"type": "identify", "userId": "u1", "traits": {"email": "ada@example.com"}},
-            {"type": "track", "userId": "u1", "event": "Signed Up"},
-            {"type": "track", "userId": "u1", "event": "Logged In"},
+            {"type": "identify", "userId": "u1", "messageId": "m1", "traits": {"email": "ada@example.com"}},
+            {"type": "track", "userId": "u1", "messageId": "m2", "event": "Signed Up"},
+            {"type": "track", "userId": "u1", "messageId": "m3", "event": "Logged In"},
         ]
     }
     assert client.post("/v1/batch", json=batch, auth=auth).status_code == 200
@@ -80,9 +80,13 @@ def test_metrics_count_ingested_events(client: TestClient, workspace: NewWorkspa
         client.post("/v1/track", json={"userId": "u1", "event": "X"}, auth=("nw_wrong", "")).status_code
         == 401
     )
+    # a client retry is accepted again, and counted as a duplicate
+    assert client.post("/v1/batch", json=batch, auth=auth).status_code == 200
     after = samples(client)
     deltas = {kind: ingested(after, kind) - ingested(before, kind) for kind in ("identify", "track", "page")}
-    assert deltas == {"identify": 1, "track": 2, "page": 1}
+    assert deltas == {"identify": 2, "track": 4, "page": 1}
+    duplicates = ("nurture_events_duplicate_total", ())
+    assert after.get(duplicates, 0.0) - before.get(duplicates, 0.0) == 3
 
 
 def test_metrics_time_requests_by_route_and_status(client: TestClient, workspace: NewWorkspace) -> None:

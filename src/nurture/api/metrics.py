@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
 
-EVENTS_INGESTED = Counter("nurture_events_ingested_total", "Tracking messages accepted", ["type"])
+EVENTS_INGESTED = Counter(
+    "nurture_events_ingested_total", "Tracking messages accepted, client retries included", ["type"]
+)
+EVENTS_DUPLICATE = Counter(
+    "nurture_events_duplicate_total", "Accepted tracking messages whose messageId was stored already"
+)
 HTTP_REQUESTS = Histogram(
     "nurture_http_request_duration_seconds",
     "HTTP request duration by route and status",

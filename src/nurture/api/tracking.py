@@ -13,7 +13,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nurture.api.auth import basic_user
-from nurture.api.metrics import EVENTS_INGESTED
+from nurture.api.metrics import EVENTS_DUPLICATE, EVENTS_INGESTED
 from nurture.api.responses import json_response
 from nurture.bootstrap import Container
 from nurture.domain.errors import Invalid, NotFound, Unauthorized
@@ -98,9 +98,11 @@ async def _ingest(request: Request, batch: Batch) -> Response:
     if workspace_id is None:
         workspace_id = await run_in_threadpool(container.workspaces.authenticate, write_key, KeyKind.WRITE)
     # concurrent requests share commits (group commit); the answer still waits for its own commit
-    await asyncio.wrap_future(container.ingest.submit(workspace_id, batch))
+    result = await asyncio.wrap_future(container.ingest.submit(workspace_id, batch))
     for message in batch.messages:
         EVENTS_INGESTED.labels(message.type.value).inc()
+    if result.duplicates:
+        EVENTS_DUPLICATE.inc(result.duplicates)
     return Response(_OK, media_type="application/json", headers=CORS_HEADERS)
 
 
