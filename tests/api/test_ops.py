@@ -171,3 +171,32 @@ def test_the_default_level_logs_no_request_lines(live_server: LiveServer) -> Non
     records = log_records(live_server.log)
     assert records
     assert all(r["level"] != "debug" for r in records)
+
+
+@pytest.fixture
+def two_process_server(tmp_path: Path, is_postgres: bool, database_url: str) -> Iterator[LiveServer]:
+    """`nurture serve` with two HTTP processes, on its own fresh database."""
+    if is_postgres:
+        url = _postgres_database(database_url, f"nurture_metrics_{_worker()}")
+    else:
+        url = f"sqlite:///{tmp_path / 'metrics.db'}"
+    server = start_server(url, tmp_path / "server.log", {"NURTURE_WEB_CONCURRENCY": "2"})
+    yield server
+    stop(server)
+
+
+def test_metrics_cover_every_http_process(two_process_server: LiveServer) -> None:
+    server = two_process_server
+    for n in range(20):  # a new connection each time, so both processes take some
+        response = httpx.post(
+            f"{server.url}/v1/track",
+            json={"userId": f"u{n}", "event": "Signed Up"},
+            auth=(server.write_key, ""),
+        )
+        assert response.status_code == 200, response.text
+    for _ in range(6):  # whichever process answers, it counts the whole server's events
+        found: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+        for family in text_string_to_metric_families(httpx.get(f"{server.url}/metrics").text):
+            for sample in family.samples:
+                found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+        assert ingested(found, "track") == 20

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -97,16 +99,33 @@ def serve(
             file=sys.stderr,
             flush=True,
         )
-    uvicorn.run(
-        "nurture.api.app:create_app_from_env",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers or settings.web_concurrency,
-        log_config=None,
-        access_log=False,
-        server_header=False,
-    )
+    processes = workers or settings.web_concurrency
+    with _metrics_directory(processes):
+        uvicorn.run(
+            "nurture.api.app:create_app_from_env",
+            factory=True,
+            host=host or settings.host,
+            port=port or settings.port,
+            workers=processes,
+            log_config=None,
+            access_log=False,
+            server_header=False,
+        )
+
+
+@contextmanager
+def _metrics_directory(processes: int) -> Iterator[None]:
+    """With several HTTP processes, each writes its Prometheus figures to files in one fresh
+    directory (prometheus_client's multiprocess mode), so /metrics answers for the whole server."""
+    if processes < 2 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="nurture-metrics-") as directory:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+        try:
+            yield
+        finally:
+            del os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
 
 @workspace_app.command("create")
