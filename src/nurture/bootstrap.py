@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nurture.services.accounts import AccountService
+from nurture.services.catalog import CatalogService
 from nurture.services.clock import Clock, SystemClock
 from nurture.services.contacts import ContactService
 from nurture.services.imports import ImportService
@@ -26,6 +27,7 @@ class Container:
     ingest: IngestService
     contacts: ContactService
     accounts: AccountService
+    catalog: CatalogService
     imports: ImportService
 
     def migrate(self) -> None:
@@ -58,5 +60,6 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> Conta
         ingest=IngestService(db, clock),
         contacts=contacts,
         accounts=AccountService(db, clock),
+        catalog=CatalogService(db, clock),
         imports=ImportService(db, clock),
     )

@@ -165,6 +165,8 @@ def create_call(path: str, acme: Acme) -> dict[str, Any]:
             "content": f"email,user_id,first_name\n{p['email']},{p['user']},Mallory\n".encode(),
             "headers": {"content-type": "text/csv"},
         }
+    if path == "/api/v1/catalog/attributes":
+        return {"json": {"name": "plan", "types": ["string", "number"]}}
     pytest.fail(f"POST {path}: teach the isolation walk a valid body for this route")
 
 

@@ -10,9 +10,12 @@ from typing import Any
 from sqlalchemy import Connection
 
 from nurture.domain.accounts import AccountUpdate, parse_account_traits
+from nurture.domain.catalog import Entry, EntryKind
 from nurture.domain.contacts import Account, Page
 from nurture.domain.errors import Conflict, NotFound
 from nurture.domain.profile import apply_attributes
+from nurture.services import catalog
+from nurture.services.catalog import attribute_entries
 from nurture.services.clock import Clock
 from nurture.services.paging import decode_id_cursor, encode_id_cursor
 from nurture.store import accounts as store
@@ -50,6 +53,7 @@ class AccountBook:
         self._new: set[str] = set()
         self._dirty: set[str] = set()
         self._members: set[tuple[str, str]] = set()
+        self._catalog: set[Entry] = set()  # attributes written, for the data catalog
 
     def prefetch(self, group_ids: Iterable[str]) -> None:
         wanted = set(group_ids) - self._by_group.keys()
@@ -62,6 +66,8 @@ class AccountBook:
         if account is None:
             account = self._by_group[group_id] = _new_account(group_id, self.now)
             self._new.add(group_id)
+        if update.attributes:
+            self._catalog |= attribute_entries(EntryKind.ACCOUNT_ATTRIBUTE, update.attributes)
         if _apply(account, update, self.now) and group_id not in self._new:
             self._dirty.add(group_id)
         self._members.add((account.id, contact_id))
@@ -77,9 +83,11 @@ class AccountBook:
                 for a, c in sorted({(a, final_id(c)) for a, c in self._members})
             ],
         )
+        catalog.record(self.conn, self.workspace_id, self._catalog, self.now)
         self._new.clear()
         self._dirty.clear()
         self._members.clear()
+        self._catalog.clear()
 
 
 class AccountService:

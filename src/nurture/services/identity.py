@@ -14,8 +14,11 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from nurture.domain.catalog import Entry, EntryKind
 from nurture.domain.contacts import Contact, IdentityKind
 from nurture.domain.profile import CORE_FIELDS, TraitUpdate, apply_attributes
+from nurture.services import catalog
+from nurture.services.catalog import attribute_entries
 from nurture.store import contacts as store
 from nurture.store.ids import new_id
 
@@ -40,6 +43,7 @@ class IdentityGraph:
         self._new: set[str] = set()
         self._dirty: set[str] = set()
         self._new_identities: dict[Key, str] = {}
+        self._catalog: set[Entry] = set()  # attributes written, for the data catalog
 
     # reading
 
@@ -185,6 +189,7 @@ class IdentityGraph:
             setattr(contact, name, value)
             changed = True
         if update.attributes:
+            self._catalog |= attribute_entries(EntryKind.ATTRIBUTE, update.attributes)
             merged = apply_attributes(contact.attributes, update.attributes)
             if merged != contact.attributes:
                 contact.attributes = merged
@@ -199,6 +204,7 @@ class IdentityGraph:
         update = TraitUpdate(core={name: core.get(name) for name in CORE_FIELDS})
         changed = self.apply(contact, update)
         if attributes != contact.attributes:
+            self._catalog |= attribute_entries(EntryKind.ATTRIBUTE, attributes)
             contact.attributes = dict(attributes)
             contact.updated_at = self.now
             self.touch(contact)
@@ -246,6 +252,8 @@ class IdentityGraph:
                 for (kind, value), owner in self._new_identities.items()
             ],
         )
+        catalog.record(self.conn, self.workspace_id, self._catalog, self.now)
         self._new.clear()
         self._dirty.clear()
         self._new_identities.clear()
+        self._catalog.clear()

@@ -17,11 +17,14 @@ from typing import Any
 from sqlalchemy import Connection
 
 from nurture.domain.accounts import AccountUpdate, parse_account_traits
+from nurture.domain.catalog import Entry
 from nurture.domain.contacts import Contact, IdentityKind
 from nurture.domain.errors import FieldError, Invalid, join_path
 from nurture.domain.profile import TraitUpdate, normalize_locale, normalize_timezone, parse_traits
 from nurture.domain.tracking import Batch, EventTimes, MessageType, TrackingMessage, resolve_times
+from nurture.services import catalog
 from nurture.services.accounts import AccountBook
+from nurture.services.catalog import event_entries
 from nurture.services.clock import Clock
 from nurture.services.group_commit import GroupCommitter
 from nurture.services.identity import IdentityGraph
@@ -235,6 +238,11 @@ class _Ingest:
             row["contact_id"] = self.graph.final_id(contact.id)
             rows.append(row)
         stored = event_store.insert_events(self.conn, rows)
+        seen: set[Entry] = set()
+        for row in rows:
+            if row["type"] == "track":
+                seen |= event_entries(row["name"], row["properties"])
+        catalog.record(self.conn, self.workspace_id, seen, self.received_at)
         if len(requests) == 1:
             return [stored]
         return [len(fresh) for fresh in fresh_by_request]

@@ -369,3 +369,18 @@ pending_changes = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     PrimaryKeyConstraint("workspace_id", "id"),
 )
+
+# The data catalog: every contact attribute, account attribute, event and event property a workspace
+# has had, one row per JSON type seen (or declared ahead of the data). Conditions are checked against it.
+catalog_entries = Table(
+    "catalog_entries",
+    metadata,
+    Column("workspace_id", String(ID), nullable=False),
+    Column("kind", String(20), nullable=False),  # attribute | account_attribute | event | property
+    Column("scope", String(255), nullable=False),  # the event name for a property, else ""
+    Column("name", String(255), nullable=False),
+    Column("type", String(8), nullable=False),  # string | date | number | boolean | array | object | ""
+    Column("declared", Boolean(), nullable=False),  # declared through the API rather than seen
+    Column("first_seen_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "kind", "scope", "name", "type"),
+)

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-26 15:22:09.580972
+Create Date: 2026-11-26 15:35:50.096102
 """
 
 from __future__ import annotations
@@ -46,6 +46,19 @@ def upgrade() -> None:
             batch_op.f("ix_activities_workspace_id_kind_id"), ["workspace_id", "kind", "id"], unique=False
         )
 
+    op.create_table(
+        "catalog_entries",
+        sa.Column("workspace_id", sa.String(length=26), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("scope", sa.String(length=255), nullable=False),
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("type", sa.String(length=8), nullable=False),
+        sa.Column("declared", sa.Boolean(), nullable=False),
+        sa.Column("first_seen_at", nurture.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "workspace_id", "kind", "scope", "name", "type", name=op.f("pk_catalog_entries")
+        ),
+    )
     op.create_table(
         "contact_scores",
         sa.Column("workspace_id", sa.String(length=26), nullable=False),
@@ -326,6 +339,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_contact_scores_workspace_id_contact_id"))
 
     op.drop_table("contact_scores")
+    op.drop_table("catalog_entries")
     with op.batch_alter_table("activities", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_activities_workspace_id_kind_id"))
         batch_op.drop_index(batch_op.f("ix_activities_workspace_id_contact_id_occurred_at"))
