@@ -44,6 +44,7 @@ def test_import_returns_the_report_and_stores_good_rows(
         "updated": 0,
         "unchanged": 0,
         "suppressed": 0,
+        "added_to_list": 0,
     }
     [error] = report["errors"]
     assert (error["row"], error["column"]) == (3, "E-Mail")
