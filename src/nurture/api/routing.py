@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from starlette.concurrency import run_in_threadpool
 
 from nurture.api.auth import secret_workspace
@@ -29,7 +29,7 @@ class OwnerBody(BaseModel):
 
     name: str | None = Field(default=None, max_length=200)
     email: str | None = Field(default=None, max_length=320)
-    active: bool | None = None
+    active: StrictBool | None = None
     attributes: dict[str, Any] | None = Field(default=None, description='e.g. {"territory": "EMEA"}')
 
 
