@@ -21,6 +21,7 @@ from nurture.store.schema import (
     contacts,
     events,
     list_members,
+    pending_changes,
     subscriptions,
 )
 from nurture.store.sql import PerDialect, contains_pattern, execute_many, in_chunks, insert_ignore, one_of
@@ -214,7 +215,7 @@ def move_contact_rows(
     caller's job, except the stage and owner, which the target takes from the source only when it has
     none). Every per-contact table must be listed here."""
     _fill_stage_and_owner(conn, workspace_id, source_id, target_id)
-    for table in (contact_identities, events, activities):
+    for table in (contact_identities, events, activities, pending_changes):
         conn.execute(
             update(table)
             .where(table.c.workspace_id == workspace_id, table.c.contact_id == source_id)
@@ -430,7 +431,7 @@ def _attribute_text(conn: Connection, name: str) -> Any:
 
 def delete_contact_rows(conn: Connection, workspace_id: str, contact_id: str) -> None:
     """Erase a contact: events, identities, memberships, lists, tags, subscriptions, activities,
-    merge records and the contact row."""
+    queued changes, merge records and the contact row."""
     for table in (
         events,
         contact_identities,
@@ -439,6 +440,7 @@ def delete_contact_rows(conn: Connection, workspace_id: str, contact_id: str) ->
         contact_tags,
         subscriptions,
         activities,
+        pending_changes,
     ):
         conn.execute(
             delete(table).where(table.c.workspace_id == workspace_id, table.c.contact_id == contact_id)

@@ -9,28 +9,33 @@ from datetime import datetime
 from sqlalchemy import Connection, delete, select
 
 from nurture.store.schema import contact_tags
-from nurture.store.sql import chunks, insert_ignore
+from nurture.store.sql import chunks, insert
 
 
 def add(conn: Connection, workspace_id: str, contact_id: str, tag: str, now: datetime) -> bool:
     """Tag the contact; False when it had the tag already."""
-    result = conn.execute(
-        insert_ignore(conn, contact_tags),
-        {"workspace_id": workspace_id, "contact_id": contact_id, "tag": tag, "added_at": now},
-    )
-    return bool(result.rowcount)
+    # RETURNING, not rowcount: the PostgreSQL driver reports -1 for INSERT … ON CONFLICT here
+    inserted = conn.execute(
+        insert(conn, contact_tags)
+        .values(workspace_id=workspace_id, contact_id=contact_id, tag=tag, added_at=now)
+        .on_conflict_do_nothing()
+        .returning(contact_tags.c.tag)
+    ).first()
+    return inserted is not None
 
 
 def remove(conn: Connection, workspace_id: str, contact_id: str, tag: str) -> bool:
     """Untag the contact; False when it did not have the tag."""
-    result = conn.execute(
-        delete(contact_tags).where(
+    deleted = conn.execute(
+        delete(contact_tags)
+        .where(
             contact_tags.c.workspace_id == workspace_id,
             contact_tags.c.contact_id == contact_id,
             contact_tags.c.tag == tag,
         )
-    )
-    return bool(result.rowcount)
+        .returning(contact_tags.c.tag)
+    ).first()
+    return deleted is not None
 
 
 def tags_of(conn: Connection, workspace_id: str, contact_ids: Iterable[str]) -> dict[str, list[str]]:
