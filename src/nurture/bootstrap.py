@@ -11,7 +11,8 @@ from nurture.services.contacts import ContactService
 from nurture.services.imports import ImportService
 from nurture.services.ingest import IngestService
 from nurture.services.lists import ListService
-from nurture.services.owners import OwnerService, RoutingService
+from nurture.services.owners import OwnerService
+from nurture.services.routing_rules import RoutingService
 from nurture.services.subscriptions import SubscriptionService
 from nurture.services.tags import TagService
 from nurture.services.workspaces import WorkspaceService
