@@ -259,6 +259,7 @@ LIST_FILTERS = {
         {"user_id": "acme-user-0"},
         {"q": "acme"},
         {"attributes.plan": "acme"},
+        {"tag": "vip"},
     ],
     "/api/v1/accounts": [{}, {"group_id": "acme-team-0"}, {"q": "acme"}],
     "/api/v1/activities": [{}, {"kind": "list_added"}, {"kind": "owner_assigned,tag_added"}],
