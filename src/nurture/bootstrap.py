@@ -5,11 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nurture.services.accounts import AccountService
+from nurture.services.activities import ActivityService
 from nurture.services.catalog import CatalogService
 from nurture.services.clock import Clock, SystemClock
 from nurture.services.contacts import ContactService
 from nurture.services.imports import ImportService
 from nurture.services.ingest import IngestService
+from nurture.services.lists import ListService
+from nurture.services.owners import OwnerService
+from nurture.services.routing_rules import RoutingService
+from nurture.services.subscriptions import SubscriptionService
+from nurture.services.tags import TagService
 from nurture.services.workspaces import WorkspaceService
 from nurture.settings import Settings
 from nurture.store.db import Database
@@ -29,6 +35,12 @@ class Container:
     accounts: AccountService
     catalog: CatalogService
     imports: ImportService
+    lists: ListService
+    tags: TagService
+    subscriptions: SubscriptionService
+    owners: OwnerService
+    routing: RoutingService
+    activities: ActivityService
 
     def migrate(self) -> None:
         upgrade(self.db)
@@ -62,4 +74,10 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> Conta
         accounts=AccountService(db, clock),
         catalog=CatalogService(db, clock),
         imports=ImportService(db, clock),
+        lists=ListService(db, clock),
+        tags=TagService(db, clock),
+        subscriptions=SubscriptionService(db, clock),
+        owners=OwnerService(db, clock),
+        routing=RoutingService(db, clock),
+        activities=ActivityService(db, clock),
     )

@@ -47,3 +47,13 @@ class Admin:
             cursor = page["next_cursor"]
             if cursor is None:
                 return out
+
+
+def problem(response: Any, status: int = 400) -> list[str]:
+    """The fields an RFC 9457 problem answer names (it must be one, with `status`)."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["status"] == status
+    assert body["detail"]
+    return [e["field"] for e in body.get("errors", [])]

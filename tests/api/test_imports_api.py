@@ -44,6 +44,7 @@ def test_import_returns_the_report_and_stores_good_rows(
         "updated": 0,
         "unchanged": 0,
         "suppressed": 0,
+        "added_to_list": 0,
     }
     [error] = report["errors"]
     assert (error["row"], error["column"]) == (3, "E-Mail")
@@ -124,3 +125,19 @@ def test_import_lands_in_the_key_owners_workspace(
     assert post(client, other_workspace, b"email\nada@example.com\n").status_code == 200
     assert stored(container, workspace) == {}
     assert stored(container, other_workspace) == {"ada@example.com": {}}
+
+
+def test_import_into_a_list_reports_what_joined_and_an_unknown_list_is_named(
+    client: TestClient, container: Container, workspace: NewWorkspace
+) -> None:
+    listed = client.post("/api/v1/lists", headers=secret(workspace), json={"name": "Fair"}).json()
+    response = post(client, workspace, CSV, [("map", "E-Mail:email"), ("list", listed["id"])])
+    assert response.status_code == 200, response.text
+    assert (response.json()["created"], response.json()["added_to_list"]) == (2, 2)
+    members = client.get(f"/api/v1/lists/{listed['id']}/members", headers=secret(workspace)).json()["data"]
+    assert len(members) == 2
+
+    unknown = post(client, workspace, b"email\nnew@example.com\n", [("list", "01AAAAAAAAAAAAAAAAAAAAAAAA")])
+    assert unknown.status_code == 400
+    assert [e["field"] for e in unknown.json()["errors"]] == ["list"]
+    assert "new@example.com" not in stored(container, workspace)

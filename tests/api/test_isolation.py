@@ -59,10 +59,13 @@ class Acme:
     contacts: list[str]
     merged_away: str
     accounts: list[str]
+    lists: list[str] = field(default_factory=list)
+    owners: list[str] = field(default_factory=list)
+    rules: list[str] = field(default_factory=list)
     people: Iterator[int] = field(default_factory=lambda: iter(range(1, PEOPLE)))
 
     def ids(self) -> list[str]:
-        return [*self.contacts, self.merged_away, *self.accounts]
+        return [*self.contacts, self.merged_away, *self.accounts, *self.lists, *self.owners, *self.rules]
 
 
 def person(n: int) -> dict[str, str]:
@@ -106,7 +109,40 @@ def acme(client: TestClient, workspace: NewWorkspace, other_workspace: NewWorksp
     # B holds data of its own, so its listings are not empty by accident.
     mine = {"type": "identify", "userId": "globex-user", "traits": {"email": "bob@globex.example.com"}}
     assert client.post("/v1/identify", auth=write_auth(other_workspace), json=mine).status_code == 200
-    return Acme(workspace, contacts, visitor["id"], accounts)
+    return _with_audiences(client, Acme(workspace, contacts, visitor["id"], accounts))
+
+
+def _with_audiences(client: TestClient, acme: Acme) -> Acme:
+    """A's lists, tags, subscriptions, owners and routing rules, made through A's secret key."""
+    admin = secret(acme.workspace)
+
+    def post(path: str, body: dict[str, Any]) -> Any:
+        response = client.post(path, headers=admin, json=body)
+        assert response.status_code in (200, 201), response.text
+        return response.json()
+
+    acme.lists = [post("/api/v1/lists", {"name": f"Acme list {n}"})["id"] for n in range(2)]
+    post(f"/api/v1/lists/{acme.lists[0]}/members", {"contacts": [{"id": c} for c in acme.contacts[:3]]})
+    acme.owners = [
+        post("/api/v1/owners", {"name": f"Rep {n}", "email": f"rep{n}@acme.example.com"})["id"]
+        for n in range(2)
+    ]
+    rule = {"name": "Acme rotation", "definition": {"kind": "round_robin", "owner_ids": acme.owners}}
+    acme.rules = [post("/api/v1/routing/rules", rule)["id"]]
+    for contact_id in acme.contacts[:2]:
+        assert client.put(f"/api/v1/contacts/{contact_id}/tags/vip", headers=admin).status_code == 200
+        subscribed = {"channel": "email", "status": "subscribed"}
+        assert (
+            client.put(
+                f"/api/v1/contacts/{contact_id}/subscriptions", headers=admin, json=subscribed
+            ).status_code
+            == 200
+        )
+        assert (
+            client.post(f"/api/v1/contacts/{contact_id}/assign", headers=admin).json()["owner_id"]
+            in acme.owners
+        )
+    return acme
 
 
 def snapshot(container: Container, workspace_id: str) -> dict[str, list[tuple[Any, ...]]]:
@@ -167,12 +203,44 @@ def create_call(path: str, acme: Acme) -> dict[str, Any]:
         }
     if path == "/api/v1/catalog/attributes":
         return {"json": {"name": "plan", "types": ["string", "number"]}}
+    if path in COLLECTION_BODIES:
+        return {"json": COLLECTION_BODIES[path]}
+    if path in ITEM_BODIES:
+        return {"json": ITEM_BODIES[path]}
     pytest.fail(f"POST {path}: teach the isolation walk a valid body for this route")
+
+
+# Bodies for creating routes (and the settings PUT), sent by the intruder into its own workspace.
+COLLECTION_BODIES: dict[str, dict[str, Any]] = {
+    "/api/v1/lists": {"name": "Acme list 0"},
+    "/api/v1/owners": {"name": "Mallory", "email": "rep0@acme.example.com"},
+    "/api/v1/routing/rules": {
+        "name": "Acme rotation",
+        "definition": {"kind": "territory", "attribute": "region"},
+    },
+    "/api/v1/routing/settings": {"assign_at_stages": ["sql"]},
+}
+# Valid bodies for item routes that take one, so the intruder's call reaches the workspace check.
+ITEM_BODIES: dict[str, dict[str, Any]] = {
+    "/api/v1/lists/{list_id}/members": {"contacts": [{"email": "person0@acme.example.com"}]},
+    "/api/v1/lists/{list_id}/members/remove": {"contacts": [{"user_id": "acme-user-0"}]},
+    "/api/v1/contacts/{contact_id}/subscriptions": {"channel": "email", "status": "unsubscribed"},
+    "/api/v1/owners/{owner_id}": {"name": "Mallory", "email": "mallory@globex.example.com", "active": False},
+    "/api/v1/routing/rules/{rule_id}": {"name": "Mallory"},
+    "/api/v1/contacts/{contact_id}/assign": {},
+}
 
 
 def path_values(path: str, acme: Acme) -> list[str]:
     """`path` with its parameters filled by each of A's ids that fit."""
-    values = {"contact_id": [*acme.contacts[:2], acme.merged_away], "account_id": acme.accounts[:2]}
+    values = {
+        "contact_id": [*acme.contacts[:2], acme.merged_away],
+        "account_id": acme.accounts[:2],
+        "list_id": acme.lists,
+        "owner_id": acme.owners,
+        "rule_id": acme.rules,
+        "tag": ["vip"],
+    }
     paths = [path]
     for name in re.findall(r"{(\w+)}", path):
         if name not in values:
@@ -184,6 +252,7 @@ def path_values(path: str, acme: Acme) -> list[str]:
 CHANGE_BODIES: dict[str, dict[str, Any]] = {
     "contacts": {"first_name": "Mallory", "attributes": {"owned": True}},
     "accounts": {"name": "Mallory"},
+    "lists": {"name": "Mallory"},
 }
 LIST_FILTERS = {
     "/api/v1/contacts": [
@@ -192,8 +261,11 @@ LIST_FILTERS = {
         {"user_id": "acme-user-0"},
         {"q": "acme"},
         {"attributes.plan": "acme"},
+        {"tag": "vip"},
     ],
     "/api/v1/accounts": [{}, {"group_id": "acme-team-0"}, {"q": "acme"}],
+    "/api/v1/activities": [{}, {"kind": "list_added"}, {"kind": "owner_assigned,tag_added"}],
+    "/api/v1/owners": [{}, {"active": "true"}],
 }
 
 
@@ -228,6 +300,7 @@ def test_another_workspaces_keys_reach_nothing_of_workspace_a_on_any_route(
             section = path.split("/")[3]
             for target in path_values(path, acme):
                 change = CHANGE_BODIES.get(section, {}) if method in ("PUT", "PATCH") else None
+                change = ITEM_BODIES.get(path, change)
                 response = client.request(method, target, headers=intruder, json=change)
                 assert response.status_code == 404, (method, target, response.text)
                 assert leaked(response, acme) == []

@@ -376,3 +376,25 @@ def test_a_missing_file_is_named(nurture: Cli, acme: dict[str, str]) -> None:
     result = nurture("import", "contacts", "nowhere.csv")
     assert result.code == 2
     assert "nowhere.csv" in result.said
+
+
+def test_import_into_a_list_and_an_unknown_list_is_named(
+    nurture: Cli, acme: dict[str, str], api: TestClient
+) -> None:
+    headers = {"Authorization": f"Bearer {acme['secret_key']}"}
+    listed = api.post("/api/v1/lists", headers=headers, json={"name": "Fair"}).json()
+    path = nurture.file("fair.csv", "email\nada@example.com\nnope\nbob@example.com\n")
+    result = nurture("import", "contacts", path, "--list", listed["id"], "--json")
+    assert result.code == 3
+    assert (result.json()["created"], result.json()["added_to_list"]) == (2, 2)
+    human = nurture("import", "contacts", path, "--list", listed["id"])
+    assert "0 added to the list" in human.said
+    members = nurture.query(f"SELECT contact_id FROM list_members WHERE list_id = '{listed['id']}'")
+    assert len(members) == 2
+
+    unknown = nurture(
+        "import", "contacts", nurture.file("new.csv", "email\nnew@example.com\n"), "--list", "01NOPE"
+    )
+    assert unknown.code == 1
+    assert "--list: no list 01NOPE in this workspace" in unknown.said
+    assert nurture.query("SELECT email FROM contacts WHERE email = 'new@example.com'") == []

@@ -13,7 +13,19 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nurture import __version__
-from nurture.api import accounts, catalog, contacts, imports, ops, problems, tracking
+from nurture.api import (
+    accounts,
+    activities,
+    catalog,
+    contact_audiences,
+    contacts,
+    imports,
+    lists,
+    ops,
+    problems,
+    routing,
+    tracking,
+)
 from nurture.api.metrics import HTTP_REQUESTS
 from nurture.bootstrap import Container, build
 from nurture.logs import configure
@@ -70,8 +82,10 @@ def create_app(container: Container) -> FastAPI:
     )
     app.state.container = container
     problems.install(app)
-    for module in (tracking, contacts, accounts, catalog, imports, ops):
+    for module in (tracking, contacts, contact_audiences, accounts, catalog, imports, lists, activities, ops):
         app.include_router(module.router)
+    for router in (routing.owners_router, routing.routing_router, routing.assign_router):
+        app.include_router(router)
     app.add_middleware(tracking.TrackingCors)
     app.add_middleware(_Observe)
     return app

@@ -10,12 +10,14 @@ from starlette.concurrency import run_in_threadpool
 from nurture.api.auth import secret_workspace
 from nurture.api.schemas import (
     AccountOut,
+    ActivityOut,
     ContactBody,
     ContactExportOut,
     ContactOut,
     ContactPage,
     EventOut,
     EventPage,
+    SubscriptionOut,
 )
 from nurture.bootstrap import Container
 from nurture.services.contacts import ContactInput
@@ -29,9 +31,13 @@ def _container(request: Request) -> Container:
     return container
 
 
+MANAGED = {"lifecycle_stage", "owner_id"}
+
+
 def _input(body: ContactBody) -> ContactInput:
-    fields = body.model_dump(exclude={"attributes"}, exclude_unset=True)
-    return ContactInput(fields=fields, attributes=body.attributes)
+    fields = body.model_dump(exclude={"attributes", *MANAGED}, exclude_unset=True)
+    managed = body.model_dump(include=MANAGED, exclude_unset=True)
+    return ContactInput(fields=fields, attributes=body.attributes, managed=managed)
 
 
 @router.get("", response_model=ContactPage, summary="List contacts")
@@ -41,10 +47,14 @@ async def list_contacts(
     email: str | None = None,
     user_id: str | None = None,
     q: Annotated[str | None, Query(description="Text search in email, names and phone")] = None,
+    tag: Annotated[str | None, Query(max_length=200)] = None,
+    lifecycle_stage: Annotated[str | None, Query(max_length=64)] = None,
+    owner_id: Annotated[str | None, Query(max_length=64)] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> ContactPage:
-    """Filter by `email`, `user_id`, text (`q`) and attribute equality (`attributes.plan=pro`)."""
+    """Filter by `email`, `user_id`, text (`q`), `tag`, `lifecycle_stage`, `owner_id` and attribute
+    equality (`attributes.plan=pro`)."""
     attributes = {
         key.removeprefix("attributes."): value
         for key, value in request.query_params.items()
@@ -59,6 +69,9 @@ async def list_contacts(
         search=q,
         cursor=cursor,
         limit=limit,
+        tag=tag,
+        lifecycle_stage=lifecycle_stage,
+        owner_id=owner_id,
     )
     return ContactPage(data=[ContactOut.of(c) for c in page.items], next_cursor=page.next_cursor)
 
@@ -120,7 +133,8 @@ async def contact_events(
 
 @router.get("/{contact_id}/export", response_model=ContactExportOut, summary="Everything held on a contact")
 async def export_contact(request: Request, workspace_id: Workspace, contact_id: str) -> ContactExportOut:
-    """For data-subject access requests: profile, identities, every event, accounts, merges."""
+    """For data-subject access requests: profile, identities, every event, accounts, merges, lists,
+    subscriptions and activities."""
     data = await run_in_threadpool(_container(request).contacts.export, workspace_id, contact_id)
     return ContactExportOut(
         contact=ContactOut.of(data.contact),
@@ -128,4 +142,7 @@ async def export_contact(request: Request, workspace_id: Workspace, contact_id: 
         events=[EventOut.of(e) for e in data.events],
         accounts=[AccountOut.of(a) for a in data.accounts],
         merged=data.merged,
+        lists=[{"id": item.id, "name": item.name, "added_at": at} for item, at in data.lists],
+        subscriptions=[SubscriptionOut.of(s) for s in data.subscriptions],
+        activities=[ActivityOut.of(a) for a in data.activities],
     )

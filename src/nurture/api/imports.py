@@ -31,6 +31,7 @@ class ImportReportOut(BaseModel):
     updated: int
     unchanged: int
     suppressed: int
+    added_to_list: int
     errors: list[RowErrorOut]
 
 
@@ -51,9 +52,14 @@ async def import_contacts(
     type: Annotated[
         list[str], Query(description="COLUMN:TYPE (string, integer, number, boolean, date, datetime, json)")
     ] = [],  # noqa: B006
+    list_id: Annotated[
+        str | None,
+        Query(alias="list", max_length=64, description="a static list the stored rows' contacts join"),
+    ] = None,
 ) -> Any:
     """The body is the CSV file (UTF-8, header row first). Rows are upserted by user_id or email;
-    rows that fail are listed in `errors` with their line and column, the others are stored."""
+    rows that fail are listed in `errors` with their line and column, the others are stored (and,
+    with `list`, put on that list)."""
     raw = await request.body()
     if len(raw) > MAX_UPLOAD:
         raise Invalid.one(
@@ -70,6 +76,8 @@ async def import_contacts(
             io.StringIO(text, newline=""),
             mapping=parse_options(map, "map"),
             types=parse_options(type, "type"),
+            list_id=list_id,
+            list_field="list",
         )
     )
     return ImportReportOut(
@@ -78,5 +86,6 @@ async def import_contacts(
         updated=report.updated,
         unchanged=report.unchanged,
         suppressed=report.suppressed,
+        added_to_list=report.added_to_list,
         errors=[RowErrorOut(row=e.row, column=e.column, reason=e.reason) for e in report.errors],
     )

@@ -7,7 +7,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from nurture.domain.activities import Activity
 from nurture.domain.contacts import Account, Contact, Event
+from nurture.domain.subscriptions import Subscription
 
 
 class ContactBody(BaseModel):
@@ -23,6 +25,12 @@ class ContactBody(BaseModel):
     timezone: str | None = Field(default=None, description="IANA zone, e.g. Europe/Berlin")
     locale: str | None = Field(default=None, description="BCP 47 tag, e.g. pt-BR")
     attributes: dict[str, Any] | None = None
+    lifecycle_stage: str | None = Field(
+        default=None,
+        max_length=64,
+        description="subscriber, lead, mql, sql, opportunity, customer; null clears",
+    )
+    owner_id: str | None = Field(default=None, max_length=64, description="an active owner's id; null clears")
 
 
 class ContactOut(BaseModel):
@@ -36,6 +44,9 @@ class ContactOut(BaseModel):
     timezone: str | None
     locale: str | None
     attributes: dict[str, Any]
+    lifecycle_stage: str | None
+    owner_id: str | None
+    tags: list[str]
     suppressed: bool
     created_at: datetime
     updated_at: datetime
@@ -54,6 +65,9 @@ class ContactOut(BaseModel):
             timezone=c.timezone,
             locale=c.locale,
             attributes=c.attributes,
+            lifecycle_stage=c.lifecycle_stage,
+            owner_id=c.owner_id,
+            tags=c.tags,
             suppressed=c.suppressed,
             created_at=c.created_at,
             updated_at=c.updated_at,
@@ -130,3 +144,45 @@ class ContactExportOut(BaseModel):
     events: list[EventOut]
     accounts: list[AccountOut]
     merged: list[dict[str, Any]]
+    lists: list[dict[str, Any]]
+    subscriptions: list[SubscriptionOut]
+    activities: list[ActivityOut]
+
+
+class SubscriptionOut(BaseModel):
+    channel: str
+    topic: str | None = Field(description="null: the channel as a whole")
+    status: str
+    source: str | None
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, s: Subscription) -> SubscriptionOut:
+        return cls(
+            channel=s.channel, topic=s.topic, status=s.status.value, source=s.source, updated_at=s.updated_at
+        )
+
+
+class ActivityOut(BaseModel):
+    id: str
+    contact_id: str
+    kind: str
+    subject_id: str | None
+    data: dict[str, Any]
+    occurred_at: datetime
+
+    @classmethod
+    def of(cls, a: Activity) -> ActivityOut:
+        return cls(
+            id=a.id,
+            contact_id=a.contact_id,
+            kind=a.kind.value,
+            subject_id=a.subject_id,
+            data=a.data,
+            occurred_at=a.occurred_at,
+        )
+
+
+class ActivityPage(BaseModel):
+    data: list[ActivityOut]
+    next_cursor: str | None = Field(description="pass as `after` to read on; set even when data is empty")

@@ -236,6 +236,9 @@ def import_contacts(
             "--type", help="COLUMN:TYPE (string, integer, number, boolean, date, datetime, json); repeatable."
         ),
     ] = None,
+    list_id: Annotated[
+        str | None, typer.Option("--list", help="Id of a static list the imported contacts join.")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Upsert contacts by user_id or email. Bad rows are reported by line and column and skipped."""
@@ -259,6 +262,8 @@ def import_contacts(
                 mapping=parse_options(map_ or [], "--map"),
                 types=parse_options(type_ or [], "--type"),
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
+                list_id=list_id,
+                list_field="--list",
             )
     if as_json:
         _print_json(
@@ -268,6 +273,7 @@ def import_contacts(
                 "updated": report.updated,
                 "unchanged": report.unchanged,
                 "suppressed": report.suppressed,
+                "added_to_list": report.added_to_list,
                 "errors": [{"row": e.row, "column": e.column, "reason": e.reason} for e in report.errors],
             }
         )
@@ -276,6 +282,7 @@ def import_contacts(
             f"{report.rows} rows: {report.created} created, {report.updated} updated, "
             f"{report.unchanged} unchanged, {len(report.errors)} with errors"
             + (f", {report.suppressed} on the suppression list" if report.suppressed else "")
+            + (f", {report.added_to_list} added to the list" if list_id else "")
         )
         for e in report.errors:
             out.print(

@@ -29,9 +29,13 @@ class Contact:
     created_at: datetime
     updated_at: datetime
     last_seen_at: datetime | None
+    # Written only by their own statements (lifecycle, routing), never by the ingest row: see store.contacts
+    lifecycle_stage: str | None = None
+    owner_id: str | None = None
     user_id: str | None = None
     anonymous_ids: list[str] = field(default_factory=list)
     suppressed: bool = False
+    tags: list[str] = field(default_factory=list)
 
     def core(self) -> dict[str, str | None]:
         return {

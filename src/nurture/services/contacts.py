@@ -4,21 +4,32 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
+from nurture.domain.activities import Activity
+from nurture.domain.audiences import StaticList, check_tag
 from nurture.domain.contacts import Account, Contact, Event, IdentityKind, Page
 from nurture.domain.errors import Conflict, Invalid, NotFound
+from nurture.domain.lifecycle import check_stage
 from nurture.domain.profile import CORE_FIELDS, TraitUpdate, parse_traits
+from nurture.domain.subscriptions import Subscription
 from nurture.services.clock import Clock
 from nurture.services.identity import IdentityGraph, address_hash
+from nurture.services.lifecycle import change_stage, stages
 from nurture.services.paging import decode_id_cursor, decode_time_cursor, encode_id_cursor, encode_time_cursor
+from nurture.services.routing import change_owner
 from nurture.store import accounts as account_store
+from nurture.store import activities as activity_store
 from nurture.store import contacts as store
 from nurture.store import events as event_store
+from nurture.store import lists as list_store
+from nurture.store import subscriptions as subscription_store
 from nurture.store import suppressions
+from nurture.store import tags as tag_store
 from nurture.store.db import Database
 
 MAX_PAGE = 500
@@ -33,14 +44,20 @@ class ContactExport:
     events: list[Event]
     accounts: list[Account]
     merged: list[dict[str, Any]]
+    lists: list[tuple[StaticList, datetime]]
+    subscriptions: list[Subscription]
+    activities: list[Activity]
 
 
 @dataclass(frozen=True)
 class ContactInput:
-    """A contact as the API and CSV import give it: core fields, user id and attributes."""
+    """A contact as the API and CSV import give it: core fields, user id and attributes. `managed`
+    holds `lifecycle_stage` and `owner_id` when given (None clears): they are written through their
+    own paths (services.lifecycle, services.routing), never with the profile row."""
 
     fields: Mapping[str, Any]
     attributes: Mapping[str, Any] | None = None
+    managed: Mapping[str, str | None] = field(default_factory=dict)
 
 
 def _page_limit(limit: int) -> int:
@@ -83,9 +100,14 @@ class ContactService:
         search: str | None = None,
         cursor: str | None = None,
         limit: int = 50,
+        tag: str | None = None,
+        lifecycle_stage: str | None = None,
+        owner_id: str | None = None,
     ) -> Page[Contact]:
         limit = _page_limit(limit)
         with self.db.read() as conn:
+            if lifecycle_stage is not None:
+                check_stage(lifecycle_stage, stages(conn, workspace_id))
             found = store.list_contacts(
                 conn,
                 workspace_id,
@@ -95,8 +117,11 @@ class ContactService:
                 search=search,
                 after=decode_id_cursor(cursor),
                 limit=limit + 1,
+                tag=check_tag(tag) if tag is not None else None,
+                lifecycle_stage=lifecycle_stage,
+                owner_id=owner_id,
             )
-            self._mark_suppressed(conn, workspace_id, found[:limit])
+            self._decorate(conn, workspace_id, found[:limit])
         items = found[:limit]
         return Page(items, encode_id_cursor(items[-1].id) if len(found) > limit else None)
 
@@ -104,7 +129,7 @@ class ContactService:
         """The contact; an id that was merged away leads to the contact it was merged into."""
         with self.db.read() as conn:
             contact = self._get(conn, workspace_id, contact_id, follow_merges=True)
-            self._mark_suppressed(conn, workspace_id, [contact])
+            self._decorate(conn, workspace_id, [contact])
             return contact
 
     def events(
@@ -137,7 +162,8 @@ class ContactService:
                 graph.attach(contact, IdentityKind.USER_ID, user_id)
             graph.apply(contact, update)
             graph.flush()
-            self._mark_suppressed(conn, workspace_id, [contact])
+            self._managed(conn, workspace_id, contact, data.managed, now)
+            self._decorate(conn, workspace_id, [contact])
         return contact
 
     def change(self, workspace_id: str, contact_id: str, data: ContactInput, *, replace: bool) -> Contact:
@@ -169,7 +195,8 @@ class ContactService:
                 update.attributes = dict(data.attributes or {})
                 graph.apply(contact, update)
             graph.flush()
-            self._mark_suppressed(conn, workspace_id, [contact])
+            self._managed(conn, workspace_id, contact, data.managed, now)
+            self._decorate(conn, workspace_id, [contact])
         return contact
 
     def erase(self, workspace_id: str, contact_id: str) -> None:
@@ -192,13 +219,16 @@ class ContactService:
     def export(self, workspace_id: str, contact_id: str) -> ContactExport:
         with self.db.read() as conn:
             contact = self._get(conn, workspace_id, contact_id, follow_merges=True)
-            self._mark_suppressed(conn, workspace_id, [contact])
+            self._decorate(conn, workspace_id, [contact])
             return ContactExport(
                 contact=contact,
                 identities=store.identities_of(conn, workspace_id, [contact.id]).get(contact.id, []),
                 events=event_store.all_events(conn, workspace_id, contact.id),
                 accounts=account_store.accounts_of(conn, workspace_id, contact.id),
                 merged=store.merges_into(conn, workspace_id, contact.id),
+                lists=list_store.lists_of(conn, workspace_id, contact.id),
+                subscriptions=subscription_store.of_contact(conn, workspace_id, contact.id),
+                activities=_all_activities(conn, workspace_id, contact.id),
             )
 
     @staticmethod
@@ -213,8 +243,44 @@ class ContactService:
         return found
 
     @staticmethod
+    def _managed(
+        conn: Connection,
+        workspace_id: str,
+        contact: Contact,
+        managed: Mapping[str, str | None],
+        now: datetime,
+    ) -> None:
+        """Stage and owner through their one write path each (activities, queued changes, routing)."""
+        if "lifecycle_stage" in managed:
+            change_stage(conn, workspace_id, contact.id, managed["lifecycle_stage"], now, {"source": "api"})
+        if "owner_id" in managed:
+            change_owner(conn, workspace_id, contact.id, managed["owner_id"], now)
+        fresh = store.load_contacts(conn, workspace_id, [contact.id], {}).get(contact.id)
+        if fresh is not None:
+            contact.lifecycle_stage, contact.owner_id = fresh.lifecycle_stage, fresh.owner_id
+
+    @classmethod
+    def _decorate(cls, conn: Connection, workspace_id: str, found: builtins.list[Contact]) -> None:
+        """Suppression flags and tags, for contacts about to be shown."""
+        cls._mark_suppressed(conn, workspace_id, found)
+        tags = tag_store.tags_of(conn, workspace_id, [c.id for c in found])
+        for contact in found:
+            contact.tags = tags.get(contact.id, [])
+
+    @staticmethod
     def _mark_suppressed(conn: Connection, workspace_id: str, found: builtins.list[Contact]) -> None:
         hashes = {c.id: address_hash(c.email) for c in found if c.email}
         hit = suppressions.suppressed(conn, workspace_id, "email", hashes.values())
         for contact in found:
             contact.suppressed = hashes.get(contact.id) in hit
+
+
+def _all_activities(conn: Connection, workspace_id: str, contact_id: str) -> list[Activity]:
+    out: list[Activity] = []
+    while True:
+        page = activity_store.listing(
+            conn, workspace_id, after=out[-1].id if out else None, limit=1000, contact_id=contact_id
+        )
+        out.extend(page)
+        if len(page) < 1000:
+            return out

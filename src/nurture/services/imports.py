@@ -16,6 +16,7 @@ from nurture.domain.errors import Invalid
 from nurture.domain.profile import TraitUpdate, parse_traits
 from nurture.services.clock import Clock
 from nurture.services.identity import IdentityGraph, address_hash
+from nurture.services.lists import add_contacts, require_list
 from nurture.store import suppressions
 from nurture.store.db import Database
 from nurture.store.sql import lock_keys
@@ -31,6 +32,7 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     suppressed: int = 0
+    added_to_list: int = 0  # rows' contacts put on the `list_id` list that were not on it yet
     errors: list[RowError] = field(default_factory=list)
 
 
@@ -47,9 +49,15 @@ class ImportService:
         mapping: Mapping[str, str] | None = None,
         types: Mapping[str, str] | None = None,
         progress: Progress | None = None,
+        list_id: str | None = None,
+        list_field: str = "list",
     ) -> ImportReport:
         """Import a CSV (an iterable of text lines with a header row). Raises Invalid for a bad header
-        or option; row problems go into the report."""
+        or option; row problems go into the report. With `list_id`, every stored row's contact joins
+        that list (rows with errors do not); `list_field` names the option in errors."""
+        if list_id is not None:
+            with self.db.read() as conn:
+                require_list(conn, workspace_id, list_id, list_field)
         reader = csv.reader(lines)
         try:
             header = next(reader)
@@ -88,14 +96,20 @@ class ImportService:
                     report.errors.append(result)
                 else:
                     parsed.append(result)
-            self._store(workspace_id, parsed, column_of, report)
+            self._store(workspace_id, parsed, column_of, report, list_id, list_field)
             if progress is not None:
                 progress(min(start + CHUNK_ROWS, len(rows)), len(rows))
         report.errors.sort(key=lambda e: e.row)
         return report
 
     def _store(
-        self, workspace_id: str, parsed: list[ParsedRow], column_of: Mapping[str, str], report: ImportReport
+        self,
+        workspace_id: str,
+        parsed: list[ParsedRow],
+        column_of: Mapping[str, str],
+        report: ImportReport,
+        list_id: str | None,
+        list_field: str,
     ) -> None:
         updates: list[tuple[ParsedRow, TraitUpdate]] = []
         for row in parsed:
@@ -116,7 +130,10 @@ class ImportService:
             | {(IdentityKind.EMAIL, email) for _, u in updates if (email := u.core.get("email"))}
         )
         counted: set[str] = set()
+        stored: list[str] = []
         with self.db.write() as conn:
+            if list_id is not None:
+                require_list(conn, workspace_id, list_id, list_field, lock=True)  # deleted meanwhile: 400
             # The same identity locks as ingest, so a concurrent event cannot create the contact twice.
             lock_keys(conn, (f"{workspace_id}:{kind}:{value}" for kind, value in keys))
             graph = IdentityGraph(conn, workspace_id, self.clock.now())
@@ -128,6 +145,7 @@ class ImportService:
                 # A contact created by an earlier row of this file counts once.
                 created = graph.is_new(contact) and contact.id not in counted
                 counted.add(contact.id)
+                stored.append(contact.id)
                 changed = graph.apply(contact, update)
                 if row.user_id and known_user is None and not changed and not created:
                     # the user id was linked to a contact found by email: that is a change too
@@ -141,6 +159,11 @@ class ImportService:
                 else:
                     report.unchanged += 1
             graph.flush()
+            if list_id is not None:
+                members = sorted({graph.final_id(c) for c in stored})
+                report.added_to_list += add_contacts(
+                    conn, workspace_id, list_id, members, graph.now, "import"
+                )
             emails = [u.core["email"] for _, u in updates if u.core.get("email")]
             hits = suppressions.suppressed(
                 conn, workspace_id, "email", (address_hash(e) for e in emails if e)

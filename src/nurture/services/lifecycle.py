@@ -13,6 +13,7 @@ from sqlalchemy import Connection, select, update
 from nurture.domain.activities import ActivityKind, ChangeKind
 from nurture.domain.errors import NotFound
 from nurture.domain.lifecycle import DEFAULT_STAGES, check_stage, is_forward
+from nurture.services.routing import assign_on_stage
 from nurture.store import activities
 from nurture.store.schema import contacts
 
@@ -63,4 +64,5 @@ def change_stage(
         data={"from": previous, "to": stage, **reason},
     )
     activities.enqueue_change(conn, workspace_id, contact_id, ChangeKind.PROFILE, now, name="lifecycle_stage")
+    assign_on_stage(conn, workspace_id, contact_id, stage, now)  # routes at the workspace's stages (MQL)
     return True

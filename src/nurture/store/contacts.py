@@ -10,15 +10,25 @@ from typing import Any
 from sqlalchemy import Connection, Row, String, and_, bindparam, case, cast, delete, func, or_, select, update
 
 from nurture.domain.contacts import Contact, IdentityKind
+from nurture.domain.subscriptions import merge_winner
+from nurture.store import subscriptions as subscription_store
 from nurture.store.schema import (
     account_members,
+    activities,
     contact_identities,
     contact_merges,
+    contact_tags,
     contacts,
     events,
+    list_members,
+    pending_changes,
+    subscriptions,
 )
 from nurture.store.sql import PerDialect, contains_pattern, execute_many, in_chunks, insert_ignore, one_of
 
+# What ingest, import and the profile API write, in bulk. `lifecycle_stage` and `owner_id` are
+# deliberately absent: they change only through their own statements (services.lifecycle,
+# services.routing), so an ingest batch never overwrites a stage or owner set concurrently.
 CONTACT_COLUMNS = (
     "email",
     "phone",
@@ -47,6 +57,8 @@ def contact_from_row(row: Row[Any] | Mapping[str, Any]) -> Contact:
         created_at=m["created_at"],
         updated_at=m["updated_at"],
         last_seen_at=m["last_seen_at"],
+        lifecycle_stage=m["lifecycle_stage"],
+        owner_id=m["owner_id"],
     )
 
 
@@ -200,8 +212,10 @@ def move_contact_rows(
     conn: Connection, workspace_id: str, source_id: str, target_id: str, now: datetime
 ) -> None:
     """Point everything of `source_id` at `target_id` and delete the source (profile fields are the
-    caller's job). Every per-contact table must be listed here."""
-    for table in (contact_identities, events):
+    caller's job, except the stage and owner, which the target takes from the source only when it has
+    none). Every per-contact table must be listed here."""
+    _fill_stage_and_owner(conn, workspace_id, source_id, target_id)
+    for table in (contact_identities, events, activities, pending_changes):
         conn.execute(
             update(table)
             .where(table.c.workspace_id == workspace_id, table.c.contact_id == source_id)
@@ -225,6 +239,9 @@ def move_contact_rows(
                 account_members.c.workspace_id == workspace_id, account_members.c.contact_id == source_id
             )
         )
+    _union(conn, workspace_id, list_members, source_id, target_id)
+    _union(conn, workspace_id, contact_tags, source_id, target_id)
+    _merge_subscriptions(conn, workspace_id, source_id, target_id)
     conn.execute(
         update(contact_merges)
         .where(contact_merges.c.workspace_id == workspace_id, contact_merges.c.into_id == source_id)
@@ -236,6 +253,79 @@ def move_contact_rows(
         )
     )
     conn.execute(delete(contacts).where(contacts.c.workspace_id == workspace_id, contacts.c.id == source_id))
+
+
+def _fill_stage_and_owner(conn: Connection, workspace_id: str, source_id: str, target_id: str) -> None:
+    source = conn.execute(
+        select(contacts.c.lifecycle_stage, contacts.c.owner_id).where(
+            contacts.c.workspace_id == workspace_id, contacts.c.id == source_id
+        )
+    ).first()
+    if source is None or (source.lifecycle_stage is None and source.owner_id is None):
+        return
+    conn.execute(
+        update(contacts)
+        .where(contacts.c.workspace_id == workspace_id, contacts.c.id == target_id)
+        .values(
+            lifecycle_stage=func.coalesce(contacts.c.lifecycle_stage, source.lifecycle_stage),
+            owner_id=func.coalesce(contacts.c.owner_id, source.owner_id),
+        )
+    )
+
+
+def _union(conn: Connection, workspace_id: str, table: Any, source_id: str, target_id: str) -> None:
+    """Give the target every row the source has in `table` (a row it has already is kept as it is),
+    then drop the source's."""
+    mine = table.c.workspace_id == workspace_id
+    rows = conn.execute(select(table).where(mine, table.c.contact_id == source_id)).all()
+    if rows:
+        conn.execute(insert_ignore(conn, table), [{**r._mapping, "contact_id": target_id} for r in rows])
+        conn.execute(delete(table).where(mine, table.c.contact_id == source_id))
+
+
+def _merge_subscriptions(conn: Connection, workspace_id: str, source_id: str, target_id: str) -> None:
+    """Per channel and topic the target keeps the status `merge_winner` chooses: an unsubscribe on
+    either profile is never lost."""
+    theirs = subscription_store.of_contact(conn, workspace_id, source_id)
+    if not theirs:
+        return
+    mine = {(s.channel, s.topic): s for s in subscription_store.of_contact(conn, workspace_id, target_id)}
+    for sub in theirs:
+        current = mine.get((sub.channel, sub.topic))
+        winner = sub if current is None else merge_winner(current, sub)
+        if winner is not current:
+            subscription_store.put(conn, workspace_id, target_id, winner)
+    conn.execute(
+        delete(subscriptions).where(
+            subscriptions.c.workspace_id == workspace_id, subscriptions.c.contact_id == source_id
+        )
+    )
+
+
+def existing_ids(conn: Connection, workspace_id: str, contact_ids: Iterable[str]) -> set[str]:
+    """Which of `contact_ids` are contacts of the workspace."""
+    found: set[str] = set()
+    for part in in_chunks(conn, sorted(set(contact_ids))):
+        found.update(conn.execute(_contact_ids(conn), {"workspace_id": workspace_id, "ids": part}).scalars())
+    return found
+
+
+_contact_ids = PerDialect(
+    lambda dialect: select(contacts.c.id).where(
+        contacts.c.workspace_id == bindparam("workspace_id"), one_of(dialect, contacts.c.id, "ids")
+    )
+)
+
+
+def lock(conn: Connection, workspace_id: str, contact_id: str) -> bool:
+    """Lock the contact's row until commit (PostgreSQL; SQLite's writer holds the database);
+    False when there is no such contact."""
+    row = conn.execute(
+        select(contacts.c.id)
+        .where(contacts.c.workspace_id == workspace_id, contacts.c.id == contact_id)
+        .with_for_update()
+    ).first()
+    return row is not None
 
 
 def merged_into(conn: Connection, workspace_id: str, contact_id: str) -> str | None:
@@ -267,9 +357,24 @@ def list_contacts(
     search: str | None,
     after: str | None,
     limit: int,
+    tag: str | None = None,
+    lifecycle_stage: str | None = None,
+    owner_id: str | None = None,
 ) -> list[Contact]:
     """Contacts in id (= creation) order after the cursor id, filtered; `limit` rows at most."""
     query = select(contacts).where(contacts.c.workspace_id == workspace_id)
+    if tag is not None:
+        query = query.where(
+            contacts.c.id.in_(
+                select(contact_tags.c.contact_id).where(
+                    contact_tags.c.workspace_id == workspace_id, contact_tags.c.tag == tag
+                )
+            )
+        )
+    if lifecycle_stage is not None:
+        query = query.where(contacts.c.lifecycle_stage == lifecycle_stage)
+    if owner_id is not None:
+        query = query.where(contacts.c.owner_id == owner_id)
     if email is not None:
         query = query.where(contacts.c.email == email)
     if user_id is not None:
@@ -325,8 +430,18 @@ def _attribute_text(conn: Connection, name: str) -> Any:
 
 
 def delete_contact_rows(conn: Connection, workspace_id: str, contact_id: str) -> None:
-    """Erase a contact: events, identities, memberships, merge records and the contact row."""
-    for table in (events, contact_identities, account_members):
+    """Erase a contact: events, identities, memberships, lists, tags, subscriptions, activities,
+    queued changes, merge records and the contact row."""
+    for table in (
+        events,
+        contact_identities,
+        account_members,
+        list_members,
+        contact_tags,
+        subscriptions,
+        activities,
+        pending_changes,
+    ):
         conn.execute(
             delete(table).where(table.c.workspace_id == workspace_id, table.c.contact_id == contact_id)
         )

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Float,
     ForeignKeyConstraint,
     Index,
+    Integer,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -352,6 +353,36 @@ owners = Table(
     PrimaryKeyConstraint("workspace_id", "id"),
     ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
     UniqueConstraint("workspace_id", "email"),
+)
+
+# Assignment rules, tried in `position` order; the first that yields an owner wins. `definition` is the
+# rule (domain/routing.py); `last_owner_id` is the round-robin state, updated under the rule row's lock.
+routing_rules = Table(
+    "routing_rules",
+    metadata,
+    Column("workspace_id", String(ID), nullable=False),
+    Column("id", String(ID), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("position", Integer(), nullable=False),
+    Column("definition", JSONDoc, nullable=False),
+    Column("last_owner_id", String(ID), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "id"),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
+    UniqueConstraint("workspace_id", "name"),
+    Index(None, "workspace_id", "position"),
+)
+
+# Per-workspace routing settings: the lifecycle stages at which a contact without an owner is assigned.
+routing_settings = Table(
+    "routing_settings",
+    metadata,
+    Column("workspace_id", String(ID), nullable=False),
+    Column("assign_at_stages", JSONDoc, nullable=False),  # list of stage names
+    Column("updated_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("workspace_id"),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
 )
 
 # Work for the audience worker: a contact whose data changed (an event stored, a profile field, a tag,

@@ -32,6 +32,12 @@ def parse_condition(data: Any, path: str = "") -> Condition:
     return condition
 
 
+def validation_errors(exc: ValidationError, data: Any, path: str = "") -> list[FieldError]:
+    """A pydantic error on `data` as field errors named by the user's path (union tags dropped), for
+    other typed documents that embed conditions (routing rules)."""
+    return _field_errors(exc, data, path)
+
+
 def _too_deep(condition: Condition, path: str, depth: int) -> str | None:
     if depth > MAX_DEPTH:
         return path

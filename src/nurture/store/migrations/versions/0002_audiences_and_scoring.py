@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-26 15:35:50.096102
+Create Date: 2026-11-26 16:23:13.675488
 """
 
 from __future__ import annotations
@@ -240,6 +240,51 @@ def upgrade() -> None:
         sa.UniqueConstraint("workspace_id", "email", name=op.f("uq_owners_workspace_id_email")),
     )
     op.create_table(
+        "routing_rules",
+        sa.Column("workspace_id", sa.String(length=26), nullable=False),
+        sa.Column("id", sa.String(length=26), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column(
+            "definition",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("last_owner_id", sa.String(length=26), nullable=True),
+        sa.Column("created_at", nurture.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", nurture.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_routing_rules_workspace_id_workspaces"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("workspace_id", "id", name=op.f("pk_routing_rules")),
+        sa.UniqueConstraint("workspace_id", "name", name=op.f("uq_routing_rules_workspace_id_name")),
+    )
+    with op.batch_alter_table("routing_rules", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_routing_rules_workspace_id_position"), ["workspace_id", "position"], unique=False
+        )
+
+    op.create_table(
+        "routing_settings",
+        sa.Column("workspace_id", sa.String(length=26), nullable=False),
+        sa.Column(
+            "assign_at_stages",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("updated_at", nurture.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_routing_settings_workspace_id_workspaces"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("workspace_id", name=op.f("pk_routing_settings")),
+    )
+    op.create_table(
         "scoring_models",
         sa.Column("workspace_id", sa.String(length=26), nullable=False),
         sa.Column("id", sa.String(length=26), nullable=False),
@@ -309,6 +354,11 @@ def downgrade() -> None:
 
     op.drop_table("segments")
     op.drop_table("scoring_models")
+    op.drop_table("routing_settings")
+    with op.batch_alter_table("routing_rules", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_routing_rules_workspace_id_position"))
+
+    op.drop_table("routing_rules")
     op.drop_table("owners")
     op.drop_table("lists")
     op.drop_table("subscriptions")
