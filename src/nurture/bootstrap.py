@@ -9,6 +9,8 @@ from nurture.services.clock import Clock, SystemClock
 from nurture.services.contacts import ContactService
 from nurture.services.imports import ImportService
 from nurture.services.ingest import IngestService
+from nurture.services.lifecycle import LifecycleStages
+from nurture.services.scoring_models import ScoringService
 from nurture.services.workspaces import WorkspaceService
 from nurture.settings import Settings
 from nurture.store.db import Database
@@ -27,6 +29,8 @@ class Container:
     contacts: ContactService
     accounts: AccountService
     imports: ImportService
+    scoring: ScoringService
+    lifecycle: LifecycleStages
 
     def migrate(self) -> None:
         upgrade(self.db)
@@ -59,4 +63,6 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> Conta
         contacts=contacts,
         accounts=AccountService(db, clock),
         imports=ImportService(db, clock),
+        scoring=ScoringService(db, clock),
+        lifecycle=LifecycleStages(db, clock),
     )

@@ -11,15 +11,36 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from nurture.domain.activities import ActivityKind, ChangeKind
-from nurture.domain.errors import NotFound
-from nurture.domain.lifecycle import DEFAULT_STAGES, check_stage, is_forward
+from nurture.domain.errors import Invalid, NotFound
+from nurture.domain.lifecycle import DEFAULT_STAGES, check_stage, is_forward, parse_stages
+from nurture.domain.scoring import model_from_stored
+from nurture.services.clock import Clock
 from nurture.store import activities
+from nurture.store import lifecycle as lifecycle_store
+from nurture.store import scoring as scoring_store
+from nurture.store.db import Database
 from nurture.store.schema import contacts
 
 
 def stages(conn: Connection, workspace_id: str) -> Sequence[str]:
-    """The workspace's ordered lifecycle stages."""
-    return DEFAULT_STAGES
+    """The workspace's ordered lifecycle stages (DEFAULT_STAGES unless configured)."""
+    return lifecycle_store.stages(conn, workspace_id) or DEFAULT_STAGES
+
+
+def set_stages(conn: Connection, workspace_id: str, value: object, now: datetime) -> tuple[str, ...]:
+    """Configure the workspace's stages (validated); a stage a scoring threshold leads to must stay.
+    Contacts at a stage that is removed keep it; it counts as before every stage."""
+    new = parse_stages(value)
+    for row in scoring_store.models(conn, workspace_id):
+        for threshold in model_from_stored(row.name, row.definition).thresholds:
+            if threshold.stage not in new:
+                raise Invalid.one(
+                    "stages",
+                    f"scoring model {row.name!r} moves contacts to {threshold.stage!r}: "
+                    "keep that stage or change the model's thresholds first",
+                )
+    lifecycle_store.set_stages(conn, workspace_id, new, now)
+    return new
 
 
 def change_stage(
@@ -64,3 +85,19 @@ def change_stage(
     )
     activities.enqueue_change(conn, workspace_id, contact_id, ChangeKind.PROFILE, now, name="lifecycle_stage")
     return True
+
+
+class LifecycleStages:
+    """The workspace's stage list through the admin API."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    def get(self, workspace_id: str) -> Sequence[str]:
+        with self.db.read() as conn:
+            return stages(conn, workspace_id)
+
+    def set(self, workspace_id: str, value: object) -> tuple[str, ...]:
+        with self.db.write() as conn:
+            return set_stages(conn, workspace_id, value, self.clock.now())

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, String, and_, bindparam, case, cast, delete, func, or_, select, update
 
 from nurture.domain.contacts import Contact, IdentityKind
+from nurture.store import scoring
 from nurture.store.schema import (
     account_members,
     contact_identities,
@@ -225,6 +226,7 @@ def move_contact_rows(
                 account_members.c.workspace_id == workspace_id, account_members.c.contact_id == source_id
             )
         )
+    scoring.move_scores(conn, workspace_id, source_id, target_id, now)
     conn.execute(
         update(contact_merges)
         .where(contact_merges.c.workspace_id == workspace_id, contact_merges.c.into_id == source_id)
@@ -325,7 +327,8 @@ def _attribute_text(conn: Connection, name: str) -> Any:
 
 
 def delete_contact_rows(conn: Connection, workspace_id: str, contact_id: str) -> None:
-    """Erase a contact: events, identities, memberships, merge records and the contact row."""
+    """Erase a contact: events, identities, memberships, scores, merge records and the contact row."""
+    scoring.delete_scores(conn, workspace_id, contact_id)
     for table in (events, contact_identities, account_members):
         conn.execute(
             delete(table).where(table.c.workspace_id == workspace_id, table.c.contact_id == contact_id)

@@ -251,3 +251,27 @@ def _reads(models: Mapping[str, ScoringModel], start: str, target: str, seen: se
     seen.add(start)
     direct = models[start].score_models()
     return target in direct or any(_reads(models, other, target, seen) for other in direct)
+
+
+MAX_REASON = 500
+
+
+def check_manual_points(points: object, reason: object) -> tuple[float, str]:
+    """Points added by hand: a non-zero JSON number within bounds, and why (required)."""
+    errors: list[FieldError] = []
+    if isinstance(points, bool) or not isinstance(points, int | float):
+        errors.append(FieldError("points", "must be a number"))
+    else:
+        try:
+            _points(float(points))
+        except ValueError as exc:
+            errors.append(FieldError("points", str(exc)))
+    if not isinstance(reason, str) or not reason.strip():
+        errors.append(FieldError("reason", "is required: say why the points are given"))
+    elif len(reason) > MAX_REASON:
+        errors.append(FieldError("reason", f"too long: at most {MAX_REASON} characters"))
+    if errors:
+        raise Invalid(errors)
+    assert isinstance(points, int | float)
+    assert isinstance(reason, str)
+    return float(points), reason.strip()
