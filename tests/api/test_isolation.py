@@ -59,10 +59,11 @@ class Acme:
     contacts: list[str]
     merged_away: str
     accounts: list[str]
+    models: list[str] = field(default_factory=list)
     people: Iterator[int] = field(default_factory=lambda: iter(range(1, PEOPLE)))
 
     def ids(self) -> list[str]:
-        return [*self.contacts, self.merged_away, *self.accounts]
+        return [*self.contacts, self.merged_away, *self.accounts, *self.models]
 
 
 def person(n: int) -> dict[str, str]:
@@ -106,7 +107,13 @@ def acme(client: TestClient, workspace: NewWorkspace, other_workspace: NewWorksp
     # B holds data of its own, so its listings are not empty by accident.
     mine = {"type": "identify", "userId": "globex-user", "traits": {"email": "bob@globex.example.com"}}
     assert client.post("/v1/identify", auth=write_auth(other_workspace), json=mine).status_code == 200
-    return Acme(workspace, contacts, visitor["id"], accounts)
+    model = client.post("/api/v1/scoring-models", headers=admin, json=SCORING_MODEL)
+    assert model.status_code == 201, model.text
+    points = {"points": 60, "reason": "trade fair"}
+    scores = f"/api/v1/contacts/{contacts[0]}/scores/{model.json()['id']}"
+    scored = client.post(scores, headers=admin, json=points)
+    assert scored.status_code == 200, scored.text
+    return Acme(workspace, contacts, visitor["id"], accounts, [model.json()["id"]])
 
 
 def snapshot(container: Container, workspace_id: str) -> dict[str, list[tuple[Any, ...]]]:
@@ -160,6 +167,12 @@ def create_call(path: str, acme: Acme) -> dict[str, Any]:
         return {"json": {"email": p["email"], "user_id": p["user"], "first_name": "Mallory"}}
     if path == "/api/v1/accounts":
         return {"json": {"group_id": p["group"], "name": "Mallory Inc"}}
+    if path == "/api/v1/scoring-models":
+        return {"json": {**SCORING_MODEL, "name": f"Mallory {p['user']}"}}
+    if path == "/api/v1/lifecycle-stages":
+        return {"json": {"stages": ["mark", "lead", "mql", "sql"]}}
+    if path in POST_BODIES:
+        return {"json": POST_BODIES[path]}
     if path == "/api/v1/imports/contacts":
         return {
             "content": f"email,user_id,first_name\n{p['email']},{p['user']},Mallory\n".encode(),
@@ -170,7 +183,11 @@ def create_call(path: str, acme: Acme) -> dict[str, Any]:
 
 def path_values(path: str, acme: Acme) -> list[str]:
     """`path` with its parameters filled by each of A's ids that fit."""
-    values = {"contact_id": [*acme.contacts[:2], acme.merged_away], "account_id": acme.accounts[:2]}
+    values = {
+        "contact_id": [*acme.contacts[:2], acme.merged_away],
+        "account_id": acme.accounts[:2],
+        "model_id": acme.models,
+    }
     paths = [path]
     for name in re.findall(r"{(\w+)}", path):
         if name not in values:
@@ -179,9 +196,20 @@ def path_values(path: str, acme: Acme) -> list[str]:
     return paths
 
 
+SCORING_MODEL: dict[str, Any] = {
+    "name": "Engagement",
+    "rules": [{"type": "event", "id": "signup", "points": 10, "name": "Signed Up"}],
+    "thresholds": [{"score": 50, "stage": "mql"}],
+}
 CHANGE_BODIES: dict[str, dict[str, Any]] = {
     "contacts": {"first_name": "Mallory", "attributes": {"owned": True}},
     "accounts": {"name": "Mallory"},
+    "scoring-models": {**SCORING_MODEL, "name": "Mallory"},
+}
+# POST routes on one of A's items, with a valid body
+POST_BODIES: dict[str, dict[str, Any]] = {
+    "/api/v1/contacts/{contact_id}/scores/{model_id}": {"points": 5, "reason": "intruder"},
+    "/api/v1/scoring-models/{model_id}/rescore": {},
 }
 LIST_FILTERS = {
     "/api/v1/contacts": [
@@ -225,7 +253,8 @@ def test_another_workspaces_keys_reach_nothing_of_workspace_a_on_any_route(
         elif "{" in path:
             section = path.split("/")[3]
             for target in path_values(path, acme):
-                change = CHANGE_BODIES.get(section, {}) if method in ("PUT", "PATCH") else None
+                body = POST_BODIES.get(path)
+                change = CHANGE_BODIES.get(section, {}) if method in ("PUT", "PATCH") else body
                 response = client.request(method, target, headers=intruder, json=change)
                 assert response.status_code == 404, (method, target, response.text)
                 assert leaked(response, acme) == []
