@@ -398,3 +398,35 @@ def test_workspace_stages_are_configurable_and_thresholds_follow_them(
     lead.does("Viewed Pricing")
     lead.does("Viewed Pricing")
     assert (lead.stored(model_id), lead.stage()) == (20, "hot")
+
+
+def test_a_replaced_model_applies_its_new_decay_and_drops_removed_condition_rules(
+    container: Container, workspace: NewWorkspace, clock: ManualClock
+) -> None:
+    signed = {
+        "type": "condition",
+        "id": "signed-up",
+        "points": 7,
+        "condition": {"type": "event", "name": "Signed Up"},
+    }
+    model_id = make_model(container, workspace, rules=[PRICING, signed])
+    lead = Lead(container, workspace)
+    lead.does("Signed Up")
+    lead.does("Viewed Pricing")
+    assert lead.stored(model_id) == 17
+    container.scoring.replace(
+        workspace.id,
+        model_id,
+        {"name": "Engagement", "rules": [PRICING], "decay": {"kind": "expire", "days": 2}},
+    )
+    assert recompute_due(container) == 1
+    assert lead.stored(model_id) == 10  # the removed rule's points went back
+    [event_points] = [
+        h
+        for h in container.scoring.history(workspace.id, lead.id, model_id, cursor=None).items
+        if h.kind == "event"
+    ]
+    assert event_points.expires_at == event_points.occurred_at + 2 * DAY
+    clock.advance(2 * DAY)
+    assert recompute_due(container) == 1
+    assert lead.stored(model_id) == 0

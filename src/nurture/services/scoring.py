@@ -152,7 +152,7 @@ def decay_due(conn: Connection, now: datetime, limit: int = 500) -> int:
                 model = known.get(model_id)
                 if model is None or current is None or current.due_at is None or current.due_at > now:
                     continue  # another worker was first
-                recompute(contact, model_id, model, now, conditions=bool(model.condition_rules()))
+                recompute(contact, model_id, model, now, conditions=True)
                 done += 1
     return done
 
@@ -224,21 +224,21 @@ def _grant_events(
 def _apply_conditions(
     contact: ScoredContact, model_id: str, model: ScoringModel, now: datetime
 ) -> datetime | None:
-    """Bring each condition rule's points in line with whether its condition holds now; returns when
-    time alone may next change one of them."""
+    """Bring each condition rule's points in line with whether its condition holds now (a rule no
+    longer in the model gives its points back); returns when time alone may next change one."""
     conn, workspace_id = contact.conn, contact.workspace_id
-    view = contact.view()
     totals = store.condition_totals(conn, workspace_id, model_id, contact.id)
     deltas: dict[str, float] = {}
     due: datetime | None = None
     for rule in model.condition_rules():
+        view = contact.view()
         holds = evaluate(rule.condition, view, now)
         deltas[rule.id] = condition_delta(rule, holds, totals.get(rule.id, 0.0))
         moment = next_change_time(rule.condition, view, now)
         if moment is not None and (due is None or moment < due):
             due = moment
     for rule_id, total in totals.items():
-        if rule_id not in deltas:  # the rule was removed from the model: its points go
+        if rule_id not in deltas:
             deltas[rule_id] = -total
     store.insert_changes(
         conn,

@@ -102,19 +102,20 @@ class ScoringService:
         return Model(row.id, model, now, now)
 
     def replace(self, workspace_id: str, model_id: str, body: Mapping[str, Any]) -> Model:
-        """A new definition. Scores change as new data arrives; rescore to apply new rules to the past.
-        A new decay applies to every score at its next recomputation (all are due at once)."""
+        """A new definition. New event rules score new events (rescore to apply them to the past);
+        condition rules, decay and thresholds apply to every contact with a score in the model at
+        the next `decay_due` (they are all made due now)."""
         model = parse_model(body)
         now = self.clock.now()
         with self.db.write() as conn:
             before = self._get(conn, workspace_id, model_id)
             self._check(conn, workspace_id, model, model_id)
             store.update_model(conn, workspace_id, model_id, model.name, model.definition(), now)
-            if before.model.decay != model.decay or before.model.thresholds != model.thresholds:
+            if before.model.decay != model.decay:
                 store.reset_expiry(
                     conn, workspace_id, model_id, lambda at: expires_at(model.decay, PointsKind.EVENT, at)
                 )
-                store.make_due(conn, workspace_id, model_id, now)
+            store.make_due(conn, workspace_id, model_id, now)
         return Model(model_id, model, before.created_at, now)
 
     def delete(self, workspace_id: str, model_id: str) -> None:
