@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -412,3 +414,14 @@ def test_the_schema_is_published_with_rules_decay_and_thresholds() -> None:
     schema = scoring_model_schema()
     assert {"name", "rules", "decay", "thresholds"} <= set(schema["properties"])
     assert schema["additionalProperties"] is False
+
+
+def test_the_readme_example_model_is_valid() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("## Lead scoring") :]
+    example = section[
+        section.index("```json") + len("```json") : section.index("```\n", section.index("```json") + 7)
+    ]
+    model = parse_model(json.loads(example))
+    assert [r.id for r in model.rules][:2] == ["pricing", "signup"]
+    check_against_workspace(model, None, DEFAULT_STAGES, {})
