@@ -430,3 +430,30 @@ def test_a_replaced_model_applies_its_new_decay_and_drops_removed_condition_rule
     clock.advance(2 * DAY)
     assert recompute_due(container) == 1
     assert lead.stored(model_id) == 0
+
+
+def test_a_model_reading_another_models_score_sees_it_change_in_the_same_call(
+    container: Container, workspace: NewWorkspace
+) -> None:
+    vp = {
+        "type": "condition",
+        "id": "vp",
+        "points": 20,
+        "condition": {
+            "type": "attribute",
+            "field": "attributes.title",
+            "operator": {"op": "equals", "value": "VP"},
+        },
+    }
+    fit = make_model(container, workspace, name="Fit", rules=[vp])
+    good_fit = {
+        "type": "condition",
+        "id": "good-fit",
+        "points": 5,
+        "condition": {"type": "score", "model": fit, "operator": {"op": "greater_or_equal", "value": 20}},
+    }
+    priority = make_model(container, workspace, name="Priority", rules=[good_fit])
+    lead = Lead(container, workspace)
+    container.contacts.change(workspace.id, lead.id, ContactInput({}, {"title": "VP"}), replace=False)
+    assert lead.conditions() == [fit, priority]
+    assert (lead.stored(fit), lead.stored(priority)) == (20, 5)

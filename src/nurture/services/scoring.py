@@ -12,7 +12,7 @@ score changed. The contact row is locked first, so scoring one contact never int
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -77,6 +77,11 @@ class ScoredContact:
             self._view = contact_views.load_view(self.conn, self.workspace_id, self.id)
             assert self._view is not None, "the contact is locked, so it exists"
         return self._view
+
+    def rescored(self, model_id: str, score: float) -> None:
+        """Keep a loaded view current, for models whose conditions read this model's score."""
+        if self._view is not None:
+            self._view = replace(self._view, scores={**self._view.scores, model_id: score})
 
 
 def workspace_models(conn: Connection, workspace_id: str) -> list[tuple[str, ScoringModel]]:
@@ -289,6 +294,7 @@ def recompute(
         store.save_score(conn, workspace_id, model_id, contact.id, new, now, due, exists=current is not None)
     if new == old:
         return False
+    contact.rescored(model_id, new)
     _thresholds(conn, workspace_id, contact.id, model_id, model, old, new, now)
     activities.enqueue_change(conn, workspace_id, contact.id, ChangeKind.SCORE, now, name=model_id)
     return True
