@@ -170,8 +170,11 @@ def _grant_events(
     contact_id: str,
     scored: Sequence[StoredEvent],
     now: datetime,
+    *,
+    fresh: bool = False,
 ) -> bool:
-    """Write the points `scored` (in time order) earn under the model's event rules."""
+    """Write the points `scored` (in time order) earn under the model's event rules; `fresh`: the
+    contact has no event points in the model (a rescore deleted them), so nothing needs reading."""
     candidates: list[tuple[EventRule, StoredEvent, str]] = []
     for event in scored:
         for rule in model.event_rules():
@@ -181,7 +184,8 @@ def _grant_events(
                 candidates.append((rule, event, key))
     if not candidates:
         return False
-    taken = store.existing_keys(conn, workspace_id, model_id, contact_id, {key for _, _, key in candidates})
+    keys = {key for _, _, key in candidates}
+    taken = set() if fresh else store.existing_keys(conn, workspace_id, model_id, contact_id, keys)
     grants: dict[str, list[tuple[datetime, float]]] = {}
     rows = []
     for rule, event, key in candidates:
@@ -192,7 +196,9 @@ def _grant_events(
         points = rule.points
         if rule.cap is not None:
             period = timedelta(days=rule.cap.days)
-            if rule.id not in grants:
+            if rule.id not in grants and fresh:
+                grants[rule.id] = []
+            elif rule.id not in grants:
                 times = [min(e.timestamp, now) for _, e, _ in candidates]
                 grants[rule.id] = store.rule_grants(
                     conn,
@@ -361,7 +367,7 @@ def rescore_contacts(
 ) -> int:
     """Recompute one model for these contacts from their stored events and current conditions (manual
     points stay); returns how many scores changed. Used after a model's rules change."""
-    locked = [c for c in sorted(contact_ids) if store.lock_contact(conn, workspace_id, c)]
+    locked = sorted(store.lock_contacts(conn, workspace_id, contact_ids))
     store.delete_derived_changes(conn, workspace_id, model_id, locked)
     names = {rule.name for rule in model.event_rules()}
     by_contact: dict[str, list[Any]] = {}
@@ -369,7 +375,8 @@ def rescore_contacts(
         by_contact.setdefault(row.contact_id, []).append(row)
     changed = 0
     for contact_id in locked:
-        _grant_events(conn, workspace_id, model_id, model, contact_id, by_contact.get(contact_id, []), now)
+        found = by_contact.get(contact_id, [])
+        _grant_events(conn, workspace_id, model_id, model, contact_id, found, now, fresh=True)
         contact = ScoredContact(conn, workspace_id, contact_id)
         if recompute(contact, model_id, model, now, conditions=bool(model.condition_rules())):
             changed += 1

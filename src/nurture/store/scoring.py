@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import BindParameter, Connection, and_, bindparam, delete, func, insert, or_, select, update
 
 from nurture.domain.scoring import PointsKind, ScoreChange
 from nurture.store.ids import new_id
@@ -108,16 +108,30 @@ def delete_model(conn: Connection, workspace_id: str, model_id: str) -> list[str
 # ---- contacts ----
 
 
+# Statements on the per-contact path are built once: building one costs more than running it.
+_W: BindParameter[str] = bindparam("w")
+_M: BindParameter[str] = bindparam("m")
+_C: BindParameter[str] = bindparam("c")
+_CONTACT = select(contacts.c.id).where(contacts.c.workspace_id == _W, contacts.c.id == _C)
+_LOCK_CONTACT = _CONTACT.with_for_update()
+
+
 def contact_exists(conn: Connection, workspace_id: str, contact_id: str) -> bool:
-    query = select(contacts.c.id).where(contacts.c.workspace_id == workspace_id, contacts.c.id == contact_id)
-    return conn.execute(query).first() is not None
+    return conn.execute(_CONTACT, {"w": workspace_id, "c": contact_id}).first() is not None
 
 
 def lock_contact(conn: Connection, workspace_id: str, contact_id: str) -> bool:
     """Lock the contact row for this transaction (scoring, stage changes and merges of one contact take
     turns); False when there is no such contact."""
-    query = select(contacts.c.id).where(contacts.c.workspace_id == workspace_id, contacts.c.id == contact_id)
-    return conn.execute(query.with_for_update()).first() is not None
+    return conn.execute(_LOCK_CONTACT, {"w": workspace_id, "c": contact_id}).first() is not None
+
+
+def lock_contacts(conn: Connection, workspace_id: str, contact_ids: Sequence[str]) -> set[str]:
+    """Lock these contacts (in id order); returns those that exist."""
+    query = select(contacts.c.id).where(
+        contacts.c.workspace_id == workspace_id, contacts.c.id.in_(contact_ids)
+    )
+    return set(conn.execute(query.order_by(contacts.c.id).with_for_update()).scalars())
 
 
 def lock_free_contacts(conn: Connection, workspace_id: str, contact_ids: Sequence[str]) -> set[str]:
@@ -169,6 +183,27 @@ SCORED_EVENT_TYPES = ("track", "page", "screen")
 # ---- score changes ----
 
 
+_sc = score_changes.c
+_MINE = and_(_sc.workspace_id == _W, _sc.model_id == _M, _sc.contact_id == _C)
+_EXISTING_KEYS = select(_sc.dedupe_key).where(_MINE, _sc.dedupe_key.in_(bindparam("keys", expanding=True)))
+_RULE_GRANTS = select(_sc.occurred_at, _sc.points).where(
+    _MINE,
+    _sc.rule_id == bindparam("rule"),
+    _sc.kind == PointsKind.EVENT.value,
+    _sc.occurred_at > bindparam("start"),
+    _sc.occurred_at < bindparam("end"),
+)
+_ALL_CHANGES = select(_sc.rule_id, _sc.kind, _sc.points, _sc.occurred_at, _sc.event_id).where(_MINE)
+_CHANGES_SINCE = _ALL_CHANGES.where(
+    or_(_sc.kind == PointsKind.CONDITION.value, _sc.occurred_at >= bindparam("since"))
+)
+_CONDITION_TOTALS = (
+    select(_sc.rule_id, func.sum(_sc.points))
+    .where(_MINE, _sc.kind == PointsKind.CONDITION.value)
+    .group_by(_sc.rule_id)
+)
+
+
 def _change(row: Any) -> ScoreChange:
     return ScoreChange(row.rule_id, PointsKind(row.kind), row.points, row.occurred_at, row.event_id)
 
@@ -184,16 +219,8 @@ def existing_keys(
 ) -> set[str]:
     found: set[str] = set()
     for part in chunks(sorted(set(keys))):
-        found.update(
-            conn.execute(
-                select(score_changes.c.dedupe_key).where(
-                    score_changes.c.workspace_id == workspace_id,
-                    score_changes.c.model_id == model_id,
-                    score_changes.c.contact_id == contact_id,
-                    score_changes.c.dedupe_key.in_(part),
-                )
-            ).scalars()
-        )
+        key = {"w": workspace_id, "m": model_id, "c": contact_id, "keys": list(part)}
+        found.update(conn.execute(_EXISTING_KEYS, key).scalars())
     return found
 
 
@@ -207,17 +234,8 @@ def rule_grants(
     end: datetime,
 ) -> list[tuple[datetime, float]]:
     """A rule's event grants to the contact with `start < occurred_at < end` (for caps)."""
-    rows = conn.execute(
-        select(score_changes.c.occurred_at, score_changes.c.points).where(
-            score_changes.c.workspace_id == workspace_id,
-            score_changes.c.model_id == model_id,
-            score_changes.c.contact_id == contact_id,
-            score_changes.c.rule_id == rule_id,
-            score_changes.c.kind == PointsKind.EVENT.value,
-            score_changes.c.occurred_at > start,
-            score_changes.c.occurred_at < end,
-        )
-    )
+    key = {"w": workspace_id, "m": model_id, "c": contact_id, "rule": rule_id, "start": start, "end": end}
+    rows = conn.execute(_RULE_GRANTS, key)
     return [(r.occurred_at, r.points) for r in rows]
 
 
@@ -226,30 +244,15 @@ def changes_for_score(
 ) -> list[ScoreChange]:
     """The changes a score at now needs: condition points and the decaying points newer than `since`
     (None: all)."""
-    query = select(score_changes).where(
-        score_changes.c.workspace_id == workspace_id,
-        score_changes.c.model_id == model_id,
-        score_changes.c.contact_id == contact_id,
-    )
-    if since is not None:
-        query = query.where(
-            or_(score_changes.c.kind == PointsKind.CONDITION.value, score_changes.c.occurred_at >= since)
-        )
-    return [_change(r) for r in conn.execute(query)]
+    key = {"w": workspace_id, "m": model_id, "c": contact_id}
+    if since is None:
+        return [_change(r) for r in conn.execute(_ALL_CHANGES, key)]
+    return [_change(r) for r in conn.execute(_CHANGES_SINCE, {**key, "since": since})]
 
 
 def condition_totals(conn: Connection, workspace_id: str, model_id: str, contact_id: str) -> dict[str, float]:
     """Net points per condition rule (its points while it holds, 0 otherwise)."""
-    rows = conn.execute(
-        select(score_changes.c.rule_id, func.sum(score_changes.c.points))
-        .where(
-            score_changes.c.workspace_id == workspace_id,
-            score_changes.c.model_id == model_id,
-            score_changes.c.contact_id == contact_id,
-            score_changes.c.kind == PointsKind.CONDITION.value,
-        )
-        .group_by(score_changes.c.rule_id)
-    )
+    rows = conn.execute(_CONDITION_TOTALS, {"w": workspace_id, "m": model_id, "c": contact_id})
     return {rule_id: float(total) for rule_id, total in rows}
 
 
@@ -315,14 +318,18 @@ class StoredScore:
     due_at: datetime | None
 
 
+_cs = contact_scores.c
+_SCORE_KEY = and_(_cs.workspace_id == _W, _cs.model_id == _M, _cs.contact_id == _C)
+_STORED = select(contact_scores).where(_SCORE_KEY)
+_UPDATE_SCORE = (
+    update(contact_scores)
+    .where(_SCORE_KEY)
+    .values(score=bindparam("score"), updated_at=bindparam("now"), due_at=bindparam("due"))
+)
+
+
 def stored_score(conn: Connection, workspace_id: str, model_id: str, contact_id: str) -> StoredScore | None:
-    row = conn.execute(
-        select(contact_scores).where(
-            contact_scores.c.workspace_id == workspace_id,
-            contact_scores.c.model_id == model_id,
-            contact_scores.c.contact_id == contact_id,
-        )
-    ).first()
+    row = conn.execute(_STORED, {"w": workspace_id, "m": model_id, "c": contact_id}).first()
     return StoredScore(row.model_id, row.score, row.updated_at, row.due_at) if row else None
 
 
@@ -346,23 +353,15 @@ def save_score(
     *,
     exists: bool,
 ) -> None:
-    values = {"score": score, "updated_at": now, "due_at": due_at}
     if exists:
-        conn.execute(
-            update(contact_scores)
-            .where(
-                contact_scores.c.workspace_id == workspace_id,
-                contact_scores.c.model_id == model_id,
-                contact_scores.c.contact_id == contact_id,
-            )
-            .values(values)
-        )
+        key = {"w": workspace_id, "m": model_id, "c": contact_id}
+        conn.execute(_UPDATE_SCORE, {**key, "score": score, "now": now, "due": due_at})
     else:
-        conn.execute(
-            insert(contact_scores).values(
-                workspace_id=workspace_id, model_id=model_id, contact_id=contact_id, **values
-            )
-        )
+        row = {"workspace_id": workspace_id, "model_id": model_id, "contact_id": contact_id}
+        conn.execute(_INSERT_SCORE, {**row, "score": score, "updated_at": now, "due_at": due_at})
+
+
+_INSERT_SCORE = insert(contact_scores)
 
 
 def due_scores(conn: Connection, now: datetime, limit: int) -> list[tuple[str, str, str]]:
