@@ -16,6 +16,7 @@ from nurture.domain.contacts import Page
 from nurture.domain.errors import Conflict, Invalid, NotFound
 from nurture.domain.scoring import (
     MANUAL_RULE,
+    HistoryEntry,
     PointsKind,
     RuleBreakdown,
     ScoringModel,
@@ -163,7 +164,7 @@ class ScoringService:
 
     def history(
         self, workspace_id: str, contact_id: str, model_id: str, *, cursor: str | None, limit: int = 50
-    ) -> Page[store.HistoryRow]:
+    ) -> Page[HistoryEntry]:
         limit = _limit(limit)
         with self.db.read() as conn:
             contact_id = self._contact(conn, workspace_id, contact_id)

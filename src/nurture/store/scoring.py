@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import BindParameter, Connection, and_, bindparam, delete, func, insert, or_, select, update
 
-from nurture.domain.scoring import PointsKind, ScoreChange
+from nurture.domain.scoring import HistoryEntry, PointsKind, ScoreChange
 from nurture.store.ids import new_id
 from nurture.store.schema import contact_scores, contacts, events, score_changes, scoring_models
 from nurture.store.sql import chunks, insert_ignore
@@ -271,18 +271,6 @@ def delete_derived_changes(
     )
 
 
-@dataclass(frozen=True)
-class HistoryRow:
-    id: str
-    rule_id: str
-    kind: str
-    points: float
-    event_id: str | None
-    reason: str | None
-    occurred_at: datetime
-    expires_at: datetime | None
-
-
 def history(
     conn: Connection,
     workspace_id: str,
@@ -291,7 +279,7 @@ def history(
     *,
     before: tuple[datetime, str] | None,
     limit: int,
-) -> list[HistoryRow]:
+) -> list[HistoryEntry]:
     """A contact's changes in one model, newest first, strictly older than the cursor (time, id)."""
     c = score_changes.c
     query = select(score_changes).where(
@@ -302,7 +290,7 @@ def history(
         query = query.where(or_(c.occurred_at < at, and_(c.occurred_at == at, c.id < last_id)))
     rows = conn.execute(query.order_by(c.occurred_at.desc(), c.id.desc()).limit(limit))
     return [
-        HistoryRow(r.id, r.rule_id, r.kind, r.points, r.event_id, r.reason, r.occurred_at, r.expires_at)
+        HistoryEntry(r.id, r.rule_id, r.kind, r.points, r.event_id, r.reason, r.occurred_at, r.expires_at)
         for r in rows
     ]
 

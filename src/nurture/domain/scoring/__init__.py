@@ -16,6 +16,7 @@ from nurture.domain.scoring.definition import (
 )
 from nurture.domain.scoring.score import (
     Crossing,
+    HistoryEntry,
     PointsKind,
     RuleBreakdown,
     ScoreChange,
@@ -37,6 +38,7 @@ __all__ = [
     "ConditionRule",
     "Crossing",
     "EventRule",
+    "HistoryEntry",
     "PointsKind",
     "RuleBreakdown",
     "ScoreChange",

@@ -54,6 +54,20 @@ class ScoreChange:
     event_id: str | None = None
 
 
+@dataclass(frozen=True)
+class HistoryEntry:
+    """A score change as the history shows it: points as granted, with why and when."""
+
+    id: str
+    rule_id: str
+    kind: str
+    points: float
+    event_id: str | None
+    reason: str | None
+    occurred_at: datetime
+    expires_at: datetime | None
+
+
 def decays(change: ScoreChange) -> bool:
     return change.kind is not PointsKind.CONDITION
 
