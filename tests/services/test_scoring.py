@@ -3,6 +3,7 @@ erasure, rescoring. Scenarios in the marketer's words: a lead does X at T, its s
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -457,3 +458,29 @@ def test_a_model_reading_another_models_score_sees_it_change_in_the_same_call(
     container.contacts.change(workspace.id, lead.id, ContactInput({}, {"title": "VP"}), replace=False)
     assert lead.conditions() == [fit, priority]
     assert (lead.stored(fit), lead.stored(priority)) == (20, 5)
+
+
+def test_two_workers_scoring_the_same_events_at_once_grant_them_once(
+    container: Container, workspace: NewWorkspace
+) -> None:
+    signup = {"type": "event", "id": "signup", "points": 25, "name": "Signed Up", "frequency": "once"}
+    model_id = make_model(container, workspace, rules=[PRICING, signup])
+    lead = Lead(container, workspace)
+    lead.does("Viewed Pricing", scored=False)
+    lead.does("Signed Up", scored=False)
+    events = lead.events()
+    start = threading.Barrier(2)
+    results: list[list[str]] = []
+
+    def worker() -> None:
+        start.wait()
+        results.append(lead.score(events))
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [[], [model_id]]
+    assert lead.stored(model_id) == 35
+    assert len(container.scoring.history(workspace.id, lead.id, model_id, cursor=None).items) == 2
