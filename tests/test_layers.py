@@ -74,3 +74,17 @@ def test_store_does_not_import_services_or_edges() -> None:
         for name in _imports(path):
             for upper in ("nurture.services", "nurture.api", "nurture.cli", "nurture.bootstrap"):
                 assert not name.startswith(upper), f"store/{path.name} imports {name}"
+
+
+def test_only_the_store_writes_sql() -> None:
+    """Services hold a `Connection` to pass to the store, never SQL of their own."""
+    for path in _modules("services"):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("sqlalchemy"):
+                names = {alias.name for alias in node.names}
+                assert node.module == "sqlalchemy" and names <= {"Connection"}, (
+                    f"services/{path.name} imports {sorted(names)} from {node.module}"
+                )
+            elif isinstance(node, ast.Import):
+                assert not any(a.name.startswith("sqlalchemy") for a in node.names), path.name

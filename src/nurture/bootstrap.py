@@ -11,9 +11,11 @@ from nurture.services.clock import Clock, SystemClock
 from nurture.services.contacts import ContactService
 from nurture.services.imports import ImportService
 from nurture.services.ingest import IngestService
+from nurture.services.lifecycle import LifecycleStages
 from nurture.services.lists import ListService
 from nurture.services.owners import OwnerService
 from nurture.services.routing_rules import RoutingService
+from nurture.services.scoring_models import ScoringService
 from nurture.services.subscriptions import SubscriptionService
 from nurture.services.tags import TagService
 from nurture.services.workspaces import WorkspaceService
@@ -41,6 +43,8 @@ class Container:
     owners: OwnerService
     routing: RoutingService
     activities: ActivityService
+    scoring: ScoringService
+    lifecycle: LifecycleStages
 
     def migrate(self) -> None:
         upgrade(self.db)
@@ -80,4 +84,6 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> Conta
         owners=OwnerService(db, clock),
         routing=RoutingService(db, clock),
         activities=ActivityService(db, clock),
+        scoring=ScoringService(db, clock),
+        lifecycle=LifecycleStages(db, clock),
     )

@@ -62,10 +62,19 @@ class Acme:
     lists: list[str] = field(default_factory=list)
     owners: list[str] = field(default_factory=list)
     rules: list[str] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)
     people: Iterator[int] = field(default_factory=lambda: iter(range(1, PEOPLE)))
 
     def ids(self) -> list[str]:
-        return [*self.contacts, self.merged_away, *self.accounts, *self.lists, *self.owners, *self.rules]
+        return [
+            *self.contacts,
+            self.merged_away,
+            *self.accounts,
+            *self.lists,
+            *self.owners,
+            *self.rules,
+            *self.models,
+        ]
 
 
 def person(n: int) -> dict[str, str]:
@@ -109,7 +118,14 @@ def acme(client: TestClient, workspace: NewWorkspace, other_workspace: NewWorksp
     # B holds data of its own, so its listings are not empty by accident.
     mine = {"type": "identify", "userId": "globex-user", "traits": {"email": "bob@globex.example.com"}}
     assert client.post("/v1/identify", auth=write_auth(other_workspace), json=mine).status_code == 200
-    return _with_audiences(client, Acme(workspace, contacts, visitor["id"], accounts))
+    model = client.post("/api/v1/scoring-models", headers=admin, json=SCORING_MODEL)
+    assert model.status_code == 201, model.text
+    points = {"points": 60, "reason": "trade fair"}
+    scores = f"/api/v1/contacts/{contacts[0]}/scores/{model.json()['id']}"
+    scored = client.post(scores, headers=admin, json=points)
+    assert scored.status_code == 200, scored.text
+    acme = Acme(workspace, contacts, visitor["id"], accounts, models=[model.json()["id"]])
+    return _with_audiences(client, acme)
 
 
 def _with_audiences(client: TestClient, acme: Acme) -> Acme:
@@ -196,6 +212,10 @@ def create_call(path: str, acme: Acme) -> dict[str, Any]:
         return {"json": {"email": p["email"], "user_id": p["user"], "first_name": "Mallory"}}
     if path == "/api/v1/accounts":
         return {"json": {"group_id": p["group"], "name": "Mallory Inc"}}
+    if path == "/api/v1/scoring-models":
+        return {"json": {**SCORING_MODEL, "name": f"Mallory {p['user']}"}}
+    if path == "/api/v1/lifecycle-stages":
+        return {"json": {"stages": ["mark", "lead", "mql", "sql"]}}
     if path == "/api/v1/imports/contacts":
         return {
             "content": f"email,user_id,first_name\n{p['email']},{p['user']},Mallory\n".encode(),
@@ -228,6 +248,8 @@ ITEM_BODIES: dict[str, dict[str, Any]] = {
     "/api/v1/owners/{owner_id}": {"name": "Mallory", "email": "mallory@globex.example.com", "active": False},
     "/api/v1/routing/rules/{rule_id}": {"name": "Mallory"},
     "/api/v1/contacts/{contact_id}/assign": {},
+    "/api/v1/contacts/{contact_id}/scores/{model_id}": {"points": 5, "reason": "intruder"},
+    "/api/v1/scoring-models/{model_id}/rescore": {},
 }
 
 
@@ -240,6 +262,7 @@ def path_values(path: str, acme: Acme) -> list[str]:
         "owner_id": acme.owners,
         "rule_id": acme.rules,
         "tag": ["vip"],
+        "model_id": acme.models,
     }
     paths = [path]
     for name in re.findall(r"{(\w+)}", path):
@@ -249,10 +272,16 @@ def path_values(path: str, acme: Acme) -> list[str]:
     return paths
 
 
+SCORING_MODEL: dict[str, Any] = {
+    "name": "Engagement",
+    "rules": [{"type": "event", "id": "signup", "points": 10, "name": "Signed Up"}],
+    "thresholds": [{"score": 50, "stage": "mql"}],
+}
 CHANGE_BODIES: dict[str, dict[str, Any]] = {
     "contacts": {"first_name": "Mallory", "attributes": {"owned": True}},
     "accounts": {"name": "Mallory"},
     "lists": {"name": "Mallory"},
+    "scoring-models": {**SCORING_MODEL, "name": "Mallory"},
 }
 LIST_FILTERS = {
     "/api/v1/contacts": [

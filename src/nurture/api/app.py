@@ -24,6 +24,7 @@ from nurture.api import (
     ops,
     problems,
     routing,
+    scoring,
     tracking,
 )
 from nurture.api.metrics import HTTP_REQUESTS
@@ -82,7 +83,18 @@ def create_app(container: Container) -> FastAPI:
     )
     app.state.container = container
     problems.install(app)
-    for module in (tracking, contacts, contact_audiences, accounts, catalog, imports, lists, activities, ops):
+    for module in (
+        tracking,
+        contacts,
+        contact_audiences,
+        accounts,
+        catalog,
+        imports,
+        lists,
+        activities,
+        scoring,
+        ops,
+    ):
         app.include_router(module.router)
     for router in (routing.owners_router, routing.routing_router, routing.assign_router):
         app.include_router(router)

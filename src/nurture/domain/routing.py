@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from nurture.domain.conditions import Condition, parse_condition
-from nurture.domain.conditions.parsing import validation_errors
+from nurture.domain.conditions.parsing import field_errors
 from nurture.domain.contact_view import ContactView
 from nurture.domain.contacts import Account
 from nurture.domain.errors import Invalid, join_path
@@ -140,7 +140,7 @@ def parse_rule(data: Any, path: str = "definition") -> tuple[RuleDefinition, Con
     try:
         rule = _ADAPTER.validate_python(data)
     except ValidationError as exc:
-        raise Invalid(validation_errors(exc, data, path)) from None
+        raise Invalid(field_errors(exc, data, path)) from None
     condition = parse_condition(rule.condition, join_path(path, "condition")) if rule.condition else None
     return rule, condition
 

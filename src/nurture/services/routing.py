@@ -99,8 +99,10 @@ def route(
         return Assignment(current, changed=False)
     contact = contact_store.load_contacts(conn, workspace_id, [contact_id])[contact_id]
     domain = email_domain(contact.email)
+    view = load_view(conn, workspace_id, contact_id)
+    assert view is not None, "the contact row is locked, so it exists"
     facts = RoutingFacts(
-        view=load_view(conn, workspace_id, contact, now),
+        view=view,
         owners=owner_store.all_owners(conn, workspace_id),
         accounts=store.accounts_of(conn, workspace_id, contact_id),
         domain_accounts=store.accounts_by_domain(conn, workspace_id, domain, contact_id) if domain else [],

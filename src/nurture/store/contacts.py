@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Row, String, and_, bindparam, case, cast, del
 
 from nurture.domain.contacts import Contact, IdentityKind
 from nurture.domain.subscriptions import merge_winner
+from nurture.store import scoring
 from nurture.store import subscriptions as subscription_store
 from nurture.store.schema import (
     account_members,
@@ -242,6 +243,7 @@ def move_contact_rows(
     _union(conn, workspace_id, list_members, source_id, target_id)
     _union(conn, workspace_id, contact_tags, source_id, target_id)
     _merge_subscriptions(conn, workspace_id, source_id, target_id)
+    scoring.move_scores(conn, workspace_id, source_id, target_id, now)
     conn.execute(
         update(contact_merges)
         .where(contact_merges.c.workspace_id == workspace_id, contact_merges.c.into_id == source_id)
@@ -431,7 +433,8 @@ def _attribute_text(conn: Connection, name: str) -> Any:
 
 def delete_contact_rows(conn: Connection, workspace_id: str, contact_id: str) -> None:
     """Erase a contact: events, identities, memberships, lists, tags, subscriptions, activities,
-    queued changes, merge records and the contact row."""
+    queued changes, scores, merge records and the contact row."""
+    scoring.delete_scores(conn, workspace_id, contact_id)
     for table in (
         events,
         contact_identities,

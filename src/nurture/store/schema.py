@@ -317,10 +317,13 @@ contact_scores = Table(
     Column("workspace_id", String(ID), nullable=False),
     Column("model_id", String(ID), nullable=False),
     Column("contact_id", String(ID), nullable=False),
-    Column("score", Float(), nullable=False),
+    Column("score", Float(), nullable=False),  # rounded to 2 decimals, as of updated_at
     Column("updated_at", UTCDateTime(), nullable=False),
+    # when decay, an expiry or a time-relative condition rule next moves the score (null: never)
+    Column("due_at", UTCDateTime(), nullable=True),
     PrimaryKeyConstraint("workspace_id", "model_id", "contact_id"),
     Index(None, "workspace_id", "contact_id"),
+    Index(None, "due_at"),
 )
 
 # Every change to a score, with the rule that made it: "why is this lead at 62".
@@ -332,12 +335,28 @@ score_changes = Table(
     Column("model_id", String(ID), nullable=False),
     Column("contact_id", String(ID), nullable=False),
     Column("rule_id", String(64), nullable=False),
-    Column("points", Float(), nullable=False),
+    Column("kind", String(16), nullable=False),  # event | condition | manual
+    Column("points", Float(), nullable=False),  # as granted; decay is applied when the score is computed
     Column("event_id", String(ID), nullable=True),
+    Column("reason", Text(), nullable=True),  # manual points: why
     Column("occurred_at", UTCDateTime(), nullable=False),
     Column("expires_at", UTCDateTime(), nullable=True),
+    # once-rules: `once:RULE`; every-rules: `event:RULE:EVENT_ID` — a retried event never scores twice
+    Column("dedupe_key", String(200), nullable=True),
     PrimaryKeyConstraint("workspace_id", "id"),
+    UniqueConstraint("workspace_id", "model_id", "contact_id", "dedupe_key"),
     Index(None, "workspace_id", "contact_id", "model_id", "occurred_at"),
+)
+
+# The workspace's ordered lifecycle stages; no row means DEFAULT_STAGES.
+lifecycle_stages = Table(
+    "lifecycle_stages",
+    metadata,
+    Column("workspace_id", String(ID), nullable=False),
+    Column("stages", JSONDoc, nullable=False),  # ["subscriber", "lead", …]
+    Column("updated_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("workspace_id"),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
 )
 
 owners = Table(

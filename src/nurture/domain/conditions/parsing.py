@@ -25,17 +25,11 @@ def parse_condition(data: Any, path: str = "") -> Condition:
     try:
         condition = _ADAPTER.validate_python(data)
     except ValidationError as exc:
-        raise Invalid(_field_errors(exc, data, path)) from None
+        raise Invalid(field_errors(exc, data, path)) from None
     too_deep = _too_deep(condition, path, 1)
     if too_deep is not None:
         raise Invalid.one(too_deep, f"conditions may nest at most {MAX_DEPTH} levels deep")
     return condition
-
-
-def validation_errors(exc: ValidationError, data: Any, path: str = "") -> list[FieldError]:
-    """A pydantic error on `data` as field errors named by the user's path (union tags dropped), for
-    other typed documents that embed conditions (routing rules)."""
-    return _field_errors(exc, data, path)
 
 
 def _too_deep(condition: Condition, path: str, depth: int) -> str | None:
@@ -51,7 +45,9 @@ def _too_deep(condition: Condition, path: str, depth: int) -> str | None:
     return None
 
 
-def _field_errors(exc: ValidationError, data: Any, prefix: str) -> list[FieldError]:
+def field_errors(exc: ValidationError, data: Any, prefix: str) -> list[FieldError]:
+    """pydantic's errors as user paths into `data` (union tags dropped), prefixed by `prefix`;
+    shared by every document built on the condition language."""
     seen: set[str] = set()
     errors: list[FieldError] = []
     for error in exc.errors():

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-26 16:23:13.675488
+Create Date: 2026-11-26 16:30:18.568929
 """
 
 from __future__ import annotations
@@ -66,9 +66,11 @@ def upgrade() -> None:
         sa.Column("contact_id", sa.String(length=26), nullable=False),
         sa.Column("score", sa.Float(), nullable=False),
         sa.Column("updated_at", nurture.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("due_at", nurture.store.types.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("workspace_id", "model_id", "contact_id", name=op.f("pk_contact_scores")),
     )
     with op.batch_alter_table("contact_scores", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_contact_scores_due_at"), ["due_at"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_contact_scores_workspace_id_contact_id"),
             ["workspace_id", "contact_id"],
@@ -151,11 +153,21 @@ def upgrade() -> None:
         sa.Column("model_id", sa.String(length=26), nullable=False),
         sa.Column("contact_id", sa.String(length=26), nullable=False),
         sa.Column("rule_id", sa.String(length=64), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("points", sa.Float(), nullable=False),
         sa.Column("event_id", sa.String(length=26), nullable=True),
+        sa.Column("reason", sa.Text(), nullable=True),
         sa.Column("occurred_at", nurture.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("expires_at", nurture.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("dedupe_key", sa.String(length=200), nullable=True),
         sa.PrimaryKeyConstraint("workspace_id", "id", name=op.f("pk_score_changes")),
+        sa.UniqueConstraint(
+            "workspace_id",
+            "model_id",
+            "contact_id",
+            "dedupe_key",
+            name=op.f("uq_score_changes_workspace_id_model_id_contact_id_dedupe_key"),
+        ),
     )
     with op.batch_alter_table("score_changes", schema=None) as batch_op:
         batch_op.create_index(
@@ -199,6 +211,23 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint(
             "workspace_id", "contact_id", "channel", "topic", name=op.f("pk_subscriptions")
         ),
+    )
+    op.create_table(
+        "lifecycle_stages",
+        sa.Column("workspace_id", sa.String(length=26), nullable=False),
+        sa.Column(
+            "stages",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("updated_at", nurture.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_lifecycle_stages_workspace_id_workspaces"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("workspace_id", name=op.f("pk_lifecycle_stages")),
     )
     op.create_table(
         "lists",
@@ -361,6 +390,7 @@ def downgrade() -> None:
     op.drop_table("routing_rules")
     op.drop_table("owners")
     op.drop_table("lists")
+    op.drop_table("lifecycle_stages")
     op.drop_table("subscriptions")
     with op.batch_alter_table("segment_memberships", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_segment_memberships_workspace_id_segment_id_exited_at_contact_id"))
@@ -387,6 +417,7 @@ def downgrade() -> None:
     op.drop_table("contact_tags")
     with op.batch_alter_table("contact_scores", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_contact_scores_workspace_id_contact_id"))
+        batch_op.drop_index(batch_op.f("ix_contact_scores_due_at"))
 
     op.drop_table("contact_scores")
     op.drop_table("catalog_entries")
