@@ -9,6 +9,7 @@ from nurture.services.clock import Clock, SystemClock
 from nurture.services.contacts import ContactService
 from nurture.services.imports import ImportService
 from nurture.services.ingest import IngestService
+from nurture.services.templates import TemplateService
 from nurture.services.workspaces import WorkspaceService
 from nurture.settings import Settings
 from nurture.store.db import Database
@@ -27,6 +28,7 @@ class Container:
     contacts: ContactService
     accounts: AccountService
     imports: ImportService
+    templates: TemplateService
 
     def migrate(self) -> None:
         upgrade(self.db)
@@ -59,4 +61,5 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> Conta
         contacts=contacts,
         accounts=AccountService(db, clock),
         imports=ImportService(db, clock),
+        templates=TemplateService(db, clock),
     )

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nurture import __version__
-from nurture.api import accounts, contacts, imports, ops, problems, tracking
+from nurture.api import accounts, contacts, imports, ops, problems, templates, tracking
 from nurture.api.metrics import HTTP_REQUESTS
 from nurture.bootstrap import Container, build
 from nurture.logs import configure
@@ -70,7 +70,7 @@ def create_app(container: Container) -> FastAPI:
     )
     app.state.container = container
     problems.install(app)
-    for module in (tracking, contacts, accounts, imports, ops):
+    for module in (tracking, contacts, accounts, imports, templates, ops):
         app.include_router(module.router)
     app.add_middleware(tracking.TrackingCors)
     app.add_middleware(_Observe)

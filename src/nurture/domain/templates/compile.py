@@ -129,6 +129,8 @@ def restore(protected: Protected, text: str, source: str | None = None) -> str |
         return None
     if source is not None and _nesting(source) != _nesting(text):
         return None
+    if set(map(int, _OUT.findall(text))) != set(range(len(protected.markup))) - set(protected.tags):
+        return None  # an output vanished, e.g. with a CSS rule whose selector held Liquid
     out = _TAG_COMMENT.sub(lambda m: protected.markup[int(m.group(1))], text)
     out = _TAG.sub(lambda m: protected.markup[int(m.group(1))], out)
     out = _OUT.sub(lambda m: protected.markup[int(m.group(1))], out)

@@ -18,6 +18,7 @@ from babel.numbers import (
     get_currency_precision,
     get_decimal_symbol,
     get_group_symbol,
+    is_currency,
 )
 from liquid import Markup, RenderContext
 from liquid.exceptions import FilterArgumentError
@@ -111,6 +112,8 @@ def money(value: object, currency: object = None, locale: object = None, *, cont
     if not isinstance(currency, str) or len(currency.strip()) != 3:
         raise FilterArgumentError('money needs an ISO 4217 currency code, e.g. money: "EUR"', token=None)
     tag = locale if isinstance(locale, str) and locale else _contact_field(context, "locale")
+    if not is_currency(currency.strip().upper()):
+        raise FilterArgumentError(f"unknown currency {currency!r}", token=None)
     try:
         formatter = _money_format(
             currency.strip().upper(), tag if isinstance(tag, str) and tag else DEFAULT_LOCALE
