@@ -246,7 +246,8 @@ def test_layout_wraps_the_body_css_is_inlined_and_text_is_derived() -> None:
     assert '<h1 style="font-size: 20px;">Hi Ann</h1>' in out.html
     assert "<style>" not in out.html
     assert out.html.index("2 items wait") < out.html.index("Hi Ann")  # hidden preheader first
-    assert "<tbody><tr>" in out.html and out.html.count("<tbody>") == 1
+    assert "<tbody><tr>" in out.html
+    assert out.html.count("<tbody>") == 1
     assert out.text == (
         "Hi Ann\n\nMug & Cup\n€12.50\n\nTea\n€1,234.50\n\n"
         "[Back to your cart](https://shop.example/cart?c=C1)\n\nAcme Inc, 1 Main St"
@@ -254,7 +255,10 @@ def test_layout_wraps_the_body_css_is_inlined_and_text_is_derived() -> None:
 
 
 def test_liquid_inside_a_css_selector_falls_back_to_inlining_each_message() -> None:
-    body = "<html><head><style>.{{ run.cls }} { color: red }</style></head><body><p class='x'>Hi</p></body></html>"
+    body = (
+        "<html><head><style>.{{ run.cls }} { color: red }</style></head>"
+        "<body><p class='x'>Hi</p></body></html>"
+    )
     compiled = email(body)
     assert compiled.inline_later
     assert '<p class="x" style="color: red;">Hi</p>' in render(compiled, run={"cls": "x"}).html
