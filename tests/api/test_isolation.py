@@ -59,10 +59,11 @@ class Acme:
     contacts: list[str]
     merged_away: str
     accounts: list[str]
+    messaging: dict[str, str] = field(default_factory=dict)  # template, layout, snippet ids
     people: Iterator[int] = field(default_factory=lambda: iter(range(1, PEOPLE)))
 
     def ids(self) -> list[str]:
-        return [*self.contacts, self.merged_away, *self.accounts]
+        return [*self.contacts, self.merged_away, *self.accounts, *self.messaging.values()]
 
 
 def person(n: int) -> dict[str, str]:
@@ -106,7 +107,23 @@ def acme(client: TestClient, workspace: NewWorkspace, other_workspace: NewWorksp
     # B holds data of its own, so its listings are not empty by accident.
     mine = {"type": "identify", "userId": "globex-user", "traits": {"email": "bob@globex.example.com"}}
     assert client.post("/v1/identify", auth=write_auth(other_workspace), json=mine).status_code == 200
-    return Acme(workspace, contacts, visitor["id"], accounts)
+    return Acme(workspace, contacts, visitor["id"], accounts, messaging(client, admin))
+
+
+def messaging(client: TestClient, admin: dict[str, str]) -> dict[str, str]:
+    """A's snippet, layout and template (two versions)."""
+    made = {}
+    for kind, body in (
+        ("snippet", {"name": "footer", "body": "<p>Acme footer</p>"}),
+        ("layout", {"name": "Acme brand", "body": "<html><body>{{ content }}</body></html>"}),
+        ("template", {"name": "Acme welcome", "subject": "Hi", "html": "{% render 'footer' %}"}),
+    ):
+        response = client.post(f"/api/v1/{kind}s", headers=admin, json=body)
+        assert response.status_code == 201, response.text
+        made[kind] = response.json()["id"]
+    body = {**TEMPLATE_BODY, "layout_id": made["layout"]}
+    assert client.put(f"/api/v1/templates/{made['template']}", headers=admin, json=body).status_code == 200
+    return made
 
 
 def snapshot(container: Container, workspace_id: str) -> dict[str, list[tuple[Any, ...]]]:
@@ -165,12 +182,24 @@ def create_call(path: str, acme: Acme) -> dict[str, Any]:
             "content": f"email,user_id,first_name\n{p['email']},{p['user']},Mallory\n".encode(),
             "headers": {"content-type": "text/csv"},
         }
+    if path in ("/api/v1/templates", "/api/v1/layouts", "/api/v1/snippets"):
+        # the same names as A's: names are per workspace
+        return {"json": CHANGE_BODIES[path.rsplit("/", 1)[-1]]}
+    if path == "/api/v1/templates/{template_id}/preview":
+        return {"json": {}}
     pytest.fail(f"POST {path}: teach the isolation walk a valid body for this route")
 
 
 def path_values(path: str, acme: Acme) -> list[str]:
     """`path` with its parameters filled by each of A's ids that fit."""
-    values = {"contact_id": [*acme.contacts[:2], acme.merged_away], "account_id": acme.accounts[:2]}
+    values = {
+        "contact_id": [*acme.contacts[:2], acme.merged_away],
+        "account_id": acme.accounts[:2],
+        "template_id": [acme.messaging["template"]],
+        "layout_id": [acme.messaging["layout"]],
+        "snippet_id": [acme.messaging["snippet"]],
+        "version": ["1", "2"],
+    }
     paths = [path]
     for name in re.findall(r"{(\w+)}", path):
         if name not in values:
@@ -179,9 +208,13 @@ def path_values(path: str, acme: Acme) -> list[str]:
     return paths
 
 
+TEMPLATE_BODY = {"name": "Acme welcome", "subject": "Hi {{ contact.first_name }}", "html": "<p>Hi</p>"}
 CHANGE_BODIES: dict[str, dict[str, Any]] = {
     "contacts": {"first_name": "Mallory", "attributes": {"owned": True}},
     "accounts": {"name": "Mallory"},
+    "templates": TEMPLATE_BODY,
+    "layouts": {"name": "Acme brand", "body": "<p>Mallory {{ content }}</p>"},
+    "snippets": {"name": "footer", "body": "Mallory"},
 }
 LIST_FILTERS = {
     "/api/v1/contacts": [

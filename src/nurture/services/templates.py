@@ -251,20 +251,19 @@ class TemplateService:
             _versions, envs = self.cache.environments(conn, workspace_id)
             envs.parse("body", body, html=True)
             name = check_name(name)
+            current = None if layout_id is None else self._layout(conn, workspace_id, layout_id)
             if store.name_taken(conn, layouts, workspace_id, name, layout_id):
                 raise Conflict(f"a layout named {name!r} exists already")
-            if layout_id is None:
+            if current is None:
                 layout = Layout(new_id(), name, format_, body, 1, now, now)
             else:
-                current = self._layout(conn, workspace_id, layout_id)
-                if format_ is not current.format and store.templates_using_layout(
-                    conn, workspace_id, layout_id
-                ):
+                used = store.templates_using_layout(conn, workspace_id, current.id)
+                if format_ is not current.format and used:
                     raise Invalid.one("format", "cannot change while templates use this layout")
                 layout = replace(
                     current, name=name, format=format_, body=body, version=current.version + 1, updated_at=now
                 )
-            store.save_layout(conn, workspace_id, layout, new=layout_id is None)
+            store.save_layout(conn, workspace_id, layout, new=current is None)
         return layout
 
     def layout(self, workspace_id: str, layout_id: str) -> Layout:
@@ -298,14 +297,14 @@ class TemplateService:
         with self.db.write() as conn:
             _versions, envs = self.cache.environments(conn, workspace_id)
             envs.parse("body", body)
+            current = None if snippet_id is None else self._snippet(conn, workspace_id, snippet_id)
             if store.name_taken(conn, snippets, workspace_id, name, snippet_id):
                 raise Conflict(f"a snippet named {name!r} exists already")
-            if snippet_id is None:
+            if current is None:
                 snippet = Snippet(new_id(), name, body, 1, now, now)
             else:
-                current = self._snippet(conn, workspace_id, snippet_id)
                 snippet = replace(current, name=name, body=body, version=current.version + 1, updated_at=now)
-            store.save_snippet(conn, workspace_id, snippet, new=snippet_id is None)
+            store.save_snippet(conn, workspace_id, snippet, new=current is None)
         return snippet
 
     def snippet(self, workspace_id: str, snippet_id: str) -> Snippet:
