@@ -123,14 +123,17 @@ def _nesting(html: str) -> list[int]:
 
 def restore(protected: Protected, text: str, source: str | None = None) -> str | None:
     """`text` (a tool's output) with the Liquid markup back; None if a tag went missing, was repeated
-    or moved out of order, a placeholder was split, or (given the HTML `source` the tool read) the
-    HTML between two Liquid tags no longer opens and closes the same number of elements."""
+    or moved out of order, or a placeholder was split. Given the HTML `source` the tool read (CSS
+    inlining), also None if the HTML between two Liquid tags no longer opens and closes the same number
+    of elements or an output vanished (e.g. in a CSS rule whose selector held Liquid). A text part may
+    drop outputs: in `<title>`, `alt` and such."""
     if [int(n) for n in _TAG.findall(text)] != list(protected.tags):
         return None
-    if source is not None and _nesting(source) != _nesting(text):
-        return None
-    if set(map(int, _OUT.findall(text))) != set(range(len(protected.markup))) - set(protected.tags):
-        return None  # an output vanished, e.g. with a CSS rule whose selector held Liquid
+    if source is not None:
+        if _nesting(source) != _nesting(text):
+            return None
+        if set(map(int, _OUT.findall(text))) != set(range(len(protected.markup))) - set(protected.tags):
+            return None
     out = _TAG_COMMENT.sub(lambda m: protected.markup[int(m.group(1))], text)
     out = _TAG.sub(lambda m: protected.markup[int(m.group(1))], out)
     out = _OUT.sub(lambda m: protected.markup[int(m.group(1))], out)

@@ -112,7 +112,7 @@ def money(value: object, currency: object = None, locale: object = None, *, cont
     if not isinstance(currency, str) or len(currency.strip()) != 3:
         raise FilterArgumentError('money needs an ISO 4217 currency code, e.g. money: "EUR"', token=None)
     tag = locale if isinstance(locale, str) and locale else _contact_field(context, "locale")
-    if not is_currency(currency.strip().upper()):
+    if not _known_currency(currency.strip().upper()):
         raise FilterArgumentError(f"unknown currency {currency!r}", token=None)
     try:
         formatter = _money_format(
@@ -121,6 +121,11 @@ def money(value: object, currency: object = None, locale: object = None, *, cont
     except UnknownCurrencyError:
         raise FilterArgumentError(f"unknown currency {currency!r}", token=None) from None
     return formatter(_amount(value))
+
+
+@lru_cache(maxsize=512)
+def _known_currency(code: str) -> bool:
+    return bool(is_currency(code))
 
 
 _PROBES = (
