@@ -244,11 +244,19 @@ def test_a_template_never_renders_another_workspaces_snippet(
 ) -> None:
     snippet(api, "footer", "<p>Acme secret footer</p>")
     theirs = Templates(client, other_workspace, "/api/v1/templates")
-    template = theirs.create(name="T", subject="s", html="<div>{% render 'footer' %}</div>")
-    problem = theirs.problem("POST", f"/api/v1/templates/{template['id']}/preview", json={})
-    assert "no snippet named 'footer'" in problem["errors"][0]["message"]
+    body = {"name": "T", "subject": "s", "html": "<div>{% render 'footer' %}</div>"}
+    problem = theirs.problem("POST", "/api/v1/templates", json=body)
+    assert problem["errors"] == [
+        {"field": "html", "line": 1, "column": 16, "message": "no snippet named 'footer' in this workspace"}
+    ]
     assert "Acme secret" not in str(problem)
-    snippet(theirs, "footer", "<p>Globex footer</p>")
+    globex = snippet(theirs, "footer", "<p>Globex footer</p>")
+    template = theirs.create(**body)
     assert "Globex footer" in theirs.preview(template["id"]).json()["html"]
+    # a snippet deleted after the template was saved: the render fails whole, with the reason
+    assert theirs.call("DELETE", f"/api/v1/snippets/{globex['id']}").status_code == 204
+    failed = theirs.problem("POST", f"/api/v1/templates/{template['id']}/preview", json={})
+    assert failed["title"] == "Template cannot be rendered"
+    assert "no snippet named 'footer'" in failed["errors"][0]["message"]
     mine = api.create(name="Mine", subject="s", html="<div>{% render 'footer' %}</div>")
     assert "Acme secret footer" in api.preview(mine["id"]).json()["html"]

@@ -205,10 +205,22 @@ def test_snippets_render_from_the_given_workspace_library_only() -> None:
     mine = {"footer": "<p>Acme · {{ contact.email }}</p>"}
     compiled = email("<div>{% render 'footer', contact: contact %}</div>", snippets=mine)
     assert "Acme · ann@example.com" in render(compiled, contact={"email": "ann@example.com"}).html
-    theirs = email("<div>{% render 'secret' %}</div>", snippets={"other": "x"})
-    with pytest.raises(RenderFailed) as failed:
-        render(theirs)
-    assert "no snippet named 'secret'" in failed.value.errors[0].message
+    with pytest.raises(Invalid) as refused:
+        email("<div>\n  {% render 'secret' %}</div>", snippets={"other": "x"})
+    error = refused.value.errors[0]
+    assert (error.field, error.line, error.column) == ("html", 2, 13)
+    assert "no snippet named 'secret'" in error.message
+
+
+def test_include_sees_assigned_variables_and_render_only_what_it_is_given() -> None:
+    library = {"hello": "[{{ contact.first_name }} {{ greeting }}]"}
+    compiled = email(
+        "{% assign greeting = 'hi' %}{% include 'hello' %}{% render 'hello' %}"
+        "{% render 'hello', greeting: 'yo' %}",
+        snippets=library,
+    )
+    html = render(compiled, contact={"first_name": "Ann"}).html
+    assert html == "<html><head></head><body>[Ann hi][Ann ][Ann yo]</body></html>"
 
 
 # layout, CSS inlining, text part, MJML

@@ -17,7 +17,7 @@ from nurture.domain.contacts import Page
 from nurture.domain.errors import Conflict, Invalid, NotFound
 from nurture.domain.templates.compile import check_layout, mjml_to_html, wrap
 from nurture.domain.templates.context import account_data, contact_data, message_context
-from nurture.domain.templates.liquid import Environments
+from nurture.domain.templates.liquid import Environments, RenderFailed
 from nurture.domain.templates.model import (
     BodyFormat,
     Category,
@@ -99,7 +99,10 @@ class TemplateCache:
             if compiled is not None:
                 self._compiled.move_to_end(key)
                 return compiled, key[3]
-        compiled = compile_template(envs, kind, content, layout)
+        try:
+            compiled = compile_template(envs, kind, content, layout)
+        except Invalid as err:  # it compiled when saved; a snippet or layout changed since
+            raise RenderFailed(err.errors) from None
         with self._lock:
             self._compiled[key] = compiled
             while len(self._compiled) > self.size:

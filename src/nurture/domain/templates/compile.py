@@ -31,6 +31,7 @@ _PRIVATE = re.compile("[\ue000-\ue003]")
 _OUT = re.compile("\ue000(\\d+)\ue001")
 _TAG_COMMENT = re.compile("<!--\ue002(\\d+)\ue003-->")
 _TAG = re.compile("\ue002(\\d+)\ue003")
+_HTML_TAG = re.compile(r"<html\b", re.IGNORECASE)
 CONTENT = re.compile(r"\{\{-?\s*content\s*-?\}\}")
 
 _INLINER = css_inline.CSSInliner(load_remote_stylesheets=False, keep_at_rules=True, keep_link_tags=True)
@@ -229,6 +230,8 @@ class EmailSources:
 
 def email_sources(html: str, text: str | None) -> EmailSources:
     """Inline CSS and derive the text part on the source where that keeps every Liquid tag in place."""
+    if not _HTML_TAG.search(html):  # a fragment: give it the document a parser would
+        html = f"<html><head></head><body>{html}</body></html>"
     protected = protect(html)
     if protected is None:
         return EmailSources(html, text, inline_later=True)

@@ -98,10 +98,17 @@ class Environments:
             template = env.from_string(source, name=field)
         except LiquidError as err:
             raise Invalid([field_error(field, err, source)]) from None
-        for name, spans in template.analyze(include_partials=False).filters.items():
+        try:  # snippets it renders are loaded too: a missing one is refused now, not at send time
+            analysis = template.analyze(include_partials=True)
+        except LiquidError as err:
+            raise Invalid([field_error(field, err, source)]) from None
+        for name, spans in analysis.filters.items():
             if name not in env.filters:
-                line, column = position(source, spans[0].index)
-                raise Invalid([FieldError(field, f"unknown filter {name!r}", line, column)])
+                span = spans[0]
+                if span.template_name == field:
+                    line, column = position(source, span.index)
+                    raise Invalid([FieldError(field, f"unknown filter {name!r}", line, column)])
+                raise Invalid.one(field, f"unknown filter {name!r} in snippet {span.template_name!r}")
         return template
 
 
