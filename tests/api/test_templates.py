@@ -232,6 +232,12 @@ def test_a_layout_in_use_cannot_be_deleted_and_a_deleted_template_is_gone(api: T
     brand = layout(api)
     template = api.create(name="T", subject="s", html="<p>x</p>", layout_id=brand["id"])
     assert api.call("DELETE", f"/api/v1/layouts/{brand['id']}").status_code == 409
+    to_mjml = {"name": "Brand", "format": "mjml", "body": "<mjml><mj-body>{{ content }}</mj-body></mjml>"}
+    assert (
+        api.problem("PUT", f"/api/v1/layouts/{brand['id']}", json=to_mjml)["errors"][0]["field"] == "format"
+    )
+    assert api.get(template["id"])["layout_id"] == brand["id"]
+    assert api.call("GET", f"/api/v1/layouts/{brand['id']}").json()["format"] == "html"
     assert api.call("DELETE", f"/api/v1/templates/{template['id']}").status_code == 204
     assert api.call("GET", f"/api/v1/templates/{template['id']}").status_code == 404
     assert api.call("DELETE", f"/api/v1/templates/{template['id']}").status_code == 404
