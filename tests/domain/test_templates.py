@@ -4,12 +4,18 @@ layouts, MJML, CSS inlining and the derived text part."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
+from babel.numbers import format_currency
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from markupsafe import escape
 
 from nurture.domain.errors import Invalid
 from nurture.domain.templates.context import message_context
+from nurture.domain.templates.filters import _money_format
 from nurture.domain.templates.liquid import RenderFailed
 from nurture.domain.templates.model import BodyFormat, Content, Layout, TemplateKind
 from nurture.domain.templates.render import CompiledTemplate, compile_template, environments
@@ -298,3 +304,42 @@ def test_mjml_is_compiled_with_liquid_loops_kept_in_place() -> None:
 def test_a_written_text_part_is_used_as_written() -> None:
     compiled = email("<p>{{ contact.first_name }}</p>", text="Hello {{ contact.first_name }},\n\nbye")
     assert render(compiled, contact={"first_name": "Ann"}).text == "Hello Ann,\n\nbye"
+
+
+# properties
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    amount=st.decimals(min_value=-(10**9), max_value=10**9, places=3, allow_nan=False),
+    pair=st.sampled_from(
+        [
+            ("EUR", "en_US"),
+            ("EUR", "de_DE"),
+            ("EUR", "fr_FR"),
+            ("USD", "en_US"),
+            ("JPY", "ja_JP"),
+            ("GBP", "en_GB"),
+            ("SEK", "sv_SE"),
+            ("BRL", "pt_BR"),
+            ("KWD", "ar_KW"),
+            ("CHF", "de_CH"),
+        ]
+    ),
+)
+def test_the_fast_money_formatter_agrees_with_babel(amount: Decimal, pair: tuple[str, str]) -> None:
+    currency, locale = pair
+    assert _money_format(currency, locale)(amount) == format_currency(amount, currency, locale=locale)
+
+
+@settings(max_examples=40, deadline=None)
+@given(name=st.text(max_size=40))
+def test_any_name_is_escaped_in_html_and_verbatim_in_subject_and_text(name: str) -> None:
+    compiled = email(
+        "<p>{{ contact.first_name }}</p>", subject="{{ contact.first_name }}", text="{{ contact.first_name }}"
+    )
+    out = render(compiled, contact={"first_name": name})
+    name = name.replace("\r\n", "\n").replace("\r", "\n")  # python-liquid writes line feeds
+    assert f"<p>{escape(name)}</p>" in out.html
+    assert out.subject == " ".join(name.split())
+    assert out.text == "\n".join(line.rstrip() for line in name.splitlines()).strip("\n")

@@ -128,13 +128,8 @@ def _known_currency(code: str) -> bool:
     return bool(is_currency(code))
 
 
-_PROBES = (
-    Decimal("1234567.891"),
-    Decimal("-1234567.891"),
-    Decimal("0.5"),
-    Decimal("-12"),
-    Decimal("999.995"),
-)
+# Large, negative, small, half-way and four- and five-digit amounts (minimum grouping rules).
+_PROBES = tuple(map(Decimal, ("1234567.891", "-1234567.891", "0.5", "-12", "999.995", "1234.5", "-12345.6")))
 
 
 @lru_cache(maxsize=1024)
@@ -159,10 +154,10 @@ def _money_format(currency: str, tag: str) -> Callable[[Decimal], str]:
         whole, digits_text = babel(amount), number(amount)
         if digits_text not in whole:
             return babel
-        affixes[amount < 0] = tuple(whole.split(digits_text, 1))
+        affixes[amount.is_signed()] = tuple(whole.split(digits_text, 1))
 
     def fast(amount: Decimal) -> str:
-        prefix, suffix = affixes[amount.quantize(quantum, ROUND_HALF_EVEN) < 0]
+        prefix, suffix = affixes[amount.is_signed()]  # as Babel: -0.001 shows as -€0.00
         return f"{prefix}{number(amount)}{suffix}"
 
     return fast if all(fast(p) == babel(p) for p in _PROBES) else babel
