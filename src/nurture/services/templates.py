@@ -69,6 +69,7 @@ class TemplateCache:
         self._lock = threading.Lock()
         self._envs: dict[str, tuple[tuple[tuple[str, int], ...], Environments]] = {}
         self._compiled: OrderedDict[tuple[Any, ...], CompiledTemplate] = OrderedDict()
+        self._contents: OrderedDict[tuple[str, str, int], tuple[TemplateKind, Content]] = OrderedDict()
 
     def environments(self, conn: Connection, workspace_id: str) -> tuple[Any, Environments]:
         versions = store.snippet_versions(conn, workspace_id)
@@ -85,9 +86,16 @@ class TemplateCache:
         self, conn: Connection, workspace_id: str, template_id: str, version: int
     ) -> tuple[CompiledTemplate, int | None]:
         """The compiled version and the layout version it wraps (for the message's record)."""
-        found = store.get_version(conn, workspace_id, template_id, version)
+        version_key = (workspace_id, template_id, version)
+        found = self._contents.get(version_key)  # versions never change: read each once
         if found is None:
-            raise NotFound(f"no template {template_id} version {version} in this workspace")
+            found = store.get_version(conn, workspace_id, template_id, version)
+            if found is None:
+                raise NotFound(f"no template {template_id} version {version} in this workspace")
+            with self._lock:
+                self._contents[version_key] = found
+                while len(self._contents) > self.size:
+                    self._contents.popitem(last=False)
         kind, content = found
         layout = store.get_layout(conn, workspace_id, content.layout_id) if content.layout_id else None
         if content.layout_id and layout is None:
