@@ -301,6 +301,31 @@ def test_mjml_is_compiled_with_liquid_loops_kept_in_place() -> None:
     assert out.text == "Hi Ann\n\nMug & Cup\n\nTea\n\nBye"
 
 
+def test_an_mjml_layout_wraps_an_mjml_body() -> None:
+    layout = Layout(
+        "L2",
+        "Brand",
+        BodyFormat.MJML,
+        "<mjml><mj-body><mj-section><mj-column><mj-text>Logo</mj-text>{{ content }}"
+        "<mj-text>Footer</mj-text></mj-column></mj-section></mj-body></mjml>",
+        1,
+        NOW,
+        NOW,
+    )
+    content = Content(
+        subject="s", body_format=BodyFormat.MJML, body="<mj-text>Hi {{ contact.first_name }}</mj-text>"
+    )
+    out = render(
+        compile_template(environments({}), TemplateKind.EMAIL, content, layout), contact={"first_name": "Ann"}
+    )
+    assert out.html.index("Logo") < out.html.index("Hi Ann") < out.html.index("Footer")
+    assert out.text == "Logo\nHi Ann\nFooter"
+    html_body = Content(subject="s", body_format=BodyFormat.HTML, body="<p>x</p>")
+    with pytest.raises(Invalid) as refused:
+        compile_template(environments({}), TemplateKind.EMAIL, html_body, layout)
+    assert refused.value.errors[0].field == "layout_id"
+
+
 def test_a_written_text_part_is_used_as_written() -> None:
     compiled = email("<p>{{ contact.first_name }}</p>", text="Hello {{ contact.first_name }},\n\nbye")
     assert render(compiled, contact={"first_name": "Ann"}).text == "Hello Ann,\n\nbye"
