@@ -26,18 +26,20 @@ from typing import Any
 import orjson
 import psycopg
 
-from bench import ceiling, imports, load, servers, workload
+from bench import ceiling, imports, load, servers, templates, workload
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DATABASES = ("sqlite", "postgresql")
-SCENARIOS = ("batch", "single", "import")
+SCENARIOS = ("batch", "single", "import", "templates")
 
 
 def _options(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short runs and a 20,000-row import")
     parser.add_argument("--db", default=",".join(DATABASES), help="sqlite,postgresql (default both)")
-    parser.add_argument("--only", default=",".join(SCENARIOS), help="batch,single,import (default all)")
+    parser.add_argument(
+        "--only", default=",".join(SCENARIOS), help="batch,single,import,templates (default all)"
+    )
     parser.add_argument("--seconds", type=float, help="measured seconds per HTTP run (default 10; quick 4)")
     parser.add_argument("--workers", type=int, default=2, help="server processes (NURTURE_WEB_CONCURRENCY)")
     parser.add_argument("--batch-clients", type=int, default=8, help="concurrent /v1/batch connections")
@@ -262,6 +264,14 @@ def table(results: list[dict[str, Any]]) -> str:
     ]
     names = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
     for r in results:
+        if r["scenario"] == "templates":
+            c = r["ceilings"]["compile_every_message"]
+            lines.append(
+                f"| templates: cart email rendered (subject, HTML, text), 1 core | none "
+                f"| **{_number(r['renders_per_s'])} renders/s** ({r['ms_per_render']:.2f} ms) "
+                f"| {_number(c['renders_per_s'])}/s compiling per message | | | |"
+            )
+            continue
         db = names[r["database"]]
         if r["scenario"] == "import":
             c = r["ceilings"]["chunked"]
@@ -301,8 +311,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="nurture-bench-") as tmp:
         workdir = Path(tmp)
+        if "templates" in options.scenarios:
+            print("… templates (no database)", file=sys.stderr, flush=True)
+            results.append(templates.measure(options.seconds))
         for db in options.dbs:
-            for scenario in options.scenarios:
+            for scenario in (s for s in options.scenarios if s != "templates"):
                 print(f"… {scenario} on {db}", file=sys.stderr, flush=True)
                 load_before = os.getloadavg()[0]
                 if scenario == "import":

@@ -83,8 +83,8 @@ def test_only_the_store_writes_sql() -> None:
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("sqlalchemy"):
                 names = {alias.name for alias in node.names}
-                assert node.module == "sqlalchemy" and names <= {"Connection"}, (
-                    f"services/{path.name} imports {sorted(names)} from {node.module}"
-                )
+                where = f"services/{path.name} imports {sorted(names)} from {node.module}"
+                assert node.module == "sqlalchemy", where
+                assert names <= {"Connection"}, where
             elif isinstance(node, ast.Import):
                 assert not any(a.name.startswith("sqlalchemy") for a in node.names), path.name

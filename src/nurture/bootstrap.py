@@ -18,6 +18,7 @@ from nurture.services.routing_rules import RoutingService
 from nurture.services.scoring_models import ScoringService
 from nurture.services.subscriptions import SubscriptionService
 from nurture.services.tags import TagService
+from nurture.services.templates import TemplateService
 from nurture.services.workspaces import WorkspaceService
 from nurture.settings import Settings
 from nurture.store.db import Database
@@ -45,6 +46,7 @@ class Container:
     activities: ActivityService
     scoring: ScoringService
     lifecycle: LifecycleStages
+    templates: TemplateService
 
     def migrate(self) -> None:
         upgrade(self.db)
@@ -86,4 +88,5 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> Conta
         activities=ActivityService(db, clock),
         scoring=ScoringService(db, clock),
         lifecycle=LifecycleStages(db, clock),
+        templates=TemplateService(db, clock),
     )

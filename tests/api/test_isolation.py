@@ -6,6 +6,7 @@ and says what it needs) without anyone remembering to extend this file.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -63,7 +64,8 @@ class Acme:
     owners: list[str] = field(default_factory=list)
     rules: list[str] = field(default_factory=list)
     models: list[str] = field(default_factory=list)
-    people: Iterator[int] = field(default_factory=lambda: iter(range(1, PEOPLE)))
+    messaging: dict[str, str] = field(default_factory=dict)  # template, layout, snippet ids
+    people: Iterator[int] = field(default_factory=lambda: itertools.cycle(range(1, PEOPLE)))
 
     def ids(self) -> list[str]:
         return [
@@ -74,6 +76,7 @@ class Acme:
             *self.owners,
             *self.rules,
             *self.models,
+            *self.messaging.values(),
         ]
 
 
@@ -124,7 +127,14 @@ def acme(client: TestClient, workspace: NewWorkspace, other_workspace: NewWorksp
     scores = f"/api/v1/contacts/{contacts[0]}/scores/{model.json()['id']}"
     scored = client.post(scores, headers=admin, json=points)
     assert scored.status_code == 200, scored.text
-    acme = Acme(workspace, contacts, visitor["id"], accounts, models=[model.json()["id"]])
+    acme = Acme(
+        workspace,
+        contacts,
+        visitor["id"],
+        accounts,
+        models=[model.json()["id"]],
+        messaging=messaging(client, admin),
+    )
     return _with_audiences(client, acme)
 
 
@@ -159,6 +169,22 @@ def _with_audiences(client: TestClient, acme: Acme) -> Acme:
             in acme.owners
         )
     return acme
+
+
+def messaging(client: TestClient, admin: dict[str, str]) -> dict[str, str]:
+    """A's snippet, layout and template (two versions)."""
+    made = {}
+    for kind, body in (
+        ("snippet", {"name": "footer", "body": "<p>Acme footer</p>"}),
+        ("layout", {"name": "Acme brand", "body": "<html><body>{{ content }}</body></html>"}),
+        ("template", {"name": "Acme welcome", "subject": "Hi", "html": "{% render 'footer' %}"}),
+    ):
+        response = client.post(f"/api/v1/{kind}s", headers=admin, json=body)
+        assert response.status_code == 201, response.text
+        made[kind] = response.json()["id"]
+    body = {**TEMPLATE_BODY, "layout_id": made["layout"]}
+    assert client.put(f"/api/v1/templates/{made['template']}", headers=admin, json=body).status_code == 200
+    return made
 
 
 def snapshot(container: Container, workspace_id: str) -> dict[str, list[tuple[Any, ...]]]:
@@ -221,6 +247,11 @@ def create_call(path: str, acme: Acme) -> dict[str, Any]:
             "content": f"email,user_id,first_name\n{p['email']},{p['user']},Mallory\n".encode(),
             "headers": {"content-type": "text/csv"},
         }
+    if path in ("/api/v1/templates", "/api/v1/layouts", "/api/v1/snippets"):
+        # the same names as A's: names are per workspace
+        return {"json": CHANGE_BODIES[path.rsplit("/", 1)[-1]]}
+    if path == "/api/v1/templates/{template_id}/preview":
+        return {"json": {}}
     if path == "/api/v1/catalog/attributes":
         return {"json": {"name": "plan", "types": ["string", "number"]}}
     if path in COLLECTION_BODIES:
@@ -263,6 +294,10 @@ def path_values(path: str, acme: Acme) -> list[str]:
         "rule_id": acme.rules,
         "tag": ["vip"],
         "model_id": acme.models,
+        "template_id": [acme.messaging["template"]],
+        "layout_id": [acme.messaging["layout"]],
+        "snippet_id": [acme.messaging["snippet"]],
+        "version": ["1", "2"],
     }
     paths = [path]
     for name in re.findall(r"{(\w+)}", path):
@@ -277,11 +312,15 @@ SCORING_MODEL: dict[str, Any] = {
     "rules": [{"type": "event", "id": "signup", "points": 10, "name": "Signed Up"}],
     "thresholds": [{"score": 50, "stage": "mql"}],
 }
+TEMPLATE_BODY = {"name": "Acme welcome", "subject": "Hi {{ contact.first_name }}", "html": "<p>Hi</p>"}
 CHANGE_BODIES: dict[str, dict[str, Any]] = {
     "contacts": {"first_name": "Mallory", "attributes": {"owned": True}},
     "accounts": {"name": "Mallory"},
     "lists": {"name": "Mallory"},
     "scoring-models": {**SCORING_MODEL, "name": "Mallory"},
+    "templates": TEMPLATE_BODY,
+    "layouts": {"name": "Acme brand", "body": "<p>Mallory {{ content }}</p>"},
+    "snippets": {"name": "footer", "body": "Mallory"},
 }
 LIST_FILTERS = {
     "/api/v1/contacts": [

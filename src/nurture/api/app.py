@@ -25,6 +25,7 @@ from nurture.api import (
     problems,
     routing,
     scoring,
+    templates,
     tracking,
 )
 from nurture.api.metrics import HTTP_REQUESTS
@@ -93,6 +94,7 @@ def create_app(container: Container) -> FastAPI:
         lists,
         activities,
         scoring,
+        templates,
         ops,
     ):
         app.include_router(module.router)

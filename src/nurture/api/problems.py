@@ -30,9 +30,17 @@ def problem(
         **extra,
     }
     if errors:
-        body["errors"] = [{"field": e.field, "message": e.message} for e in errors]
+        body["errors"] = [_error(e) for e in errors]
     headers = {"WWW-Authenticate": 'Bearer realm="nurture"'} if status == 401 else None
     return json_response(body, status, headers, PROBLEM)
+
+
+def _error(error: FieldError) -> dict[str, Any]:
+    out: dict[str, Any] = {"field": error.field, "message": error.message}
+    if error.line is not None:
+        out["line"] = error.line
+        out["column"] = error.column
+    return out
 
 
 def _path(loc: tuple[Any, ...]) -> str:

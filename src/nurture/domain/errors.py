@@ -29,10 +29,13 @@ class Unauthorized(NurtureError):
 
 @dataclass(frozen=True)
 class FieldError:
-    """One invalid value: `field` is a dotted/indexed path such as `batch[3].traits.email`."""
+    """One invalid value: `field` is a dotted/indexed path such as `batch[3].traits.email`; `line` and
+    `column` (1-based) point into a multi-line text value such as a template body."""
 
     field: str
     message: str
+    line: int | None = None
+    column: int | None = None
 
 
 class Invalid(NurtureError):

@@ -434,3 +434,74 @@ catalog_entries = Table(
     Column("first_seen_at", UTCDateTime(), nullable=False),
     PrimaryKeyConstraint("workspace_id", "kind", "scope", "name", "type"),
 )
+
+# ---- messaging: templates, layouts, snippets ----
+
+# A template's identity and current version; its content lives in template_versions, one immutable row
+# per saved version, so a message records (template_id, version) and can always be explained.
+templates = Table(
+    "templates",
+    metadata,
+    Column("workspace_id", String(ID), nullable=False),
+    Column("id", String(ID), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),  # email | sms
+    Column("category", String(16), nullable=False),  # marketing | transactional
+    Column("version", Integer(), nullable=False),  # the current version
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("deleted_at", UTCDateTime(), nullable=True),  # versions stay for messages that used them
+    PrimaryKeyConstraint("workspace_id", "id"),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
+)
+
+template_versions = Table(
+    "template_versions",
+    metadata,
+    Column("workspace_id", String(ID), nullable=False),
+    Column("template_id", String(ID), nullable=False),
+    Column("version", Integer(), nullable=False),
+    Column("subject", Text(), nullable=True),
+    Column("preheader", Text(), nullable=True),
+    Column("from_name", Text(), nullable=True),  # null: the workspace's sender settings
+    Column("from_email", String(320), nullable=True),
+    Column("reply_to", String(320), nullable=True),
+    Column("body_format", String(8), nullable=True),  # html | mjml (email)
+    Column("body", Text(), nullable=True),
+    Column("text", Text(), nullable=True),  # email: null = derived from the HTML; sms: the message
+    Column("layout_id", String(ID), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "template_id", "version"),
+    Index(None, "workspace_id", "layout_id"),
+)
+
+layouts = Table(
+    "layouts",
+    metadata,
+    Column("workspace_id", String(ID), nullable=False),
+    Column("id", String(ID), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("format", String(8), nullable=False),  # html | mjml
+    Column("body", Text(), nullable=False),  # holds one {{ content }}
+    Column("version", Integer(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "id"),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
+    UniqueConstraint("workspace_id", "name"),
+)
+
+snippets = Table(
+    "snippets",
+    metadata,
+    Column("workspace_id", String(ID), nullable=False),
+    Column("id", String(ID), nullable=False),
+    Column("name", String(100), nullable=False),  # {% render 'name' %}
+    Column("body", Text(), nullable=False),
+    Column("version", Integer(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "id"),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
+    UniqueConstraint("workspace_id", "name"),
+)

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-26 16:30:18.568929
+Create Date: 2026-11-26 16:35:26.073113
 """
 
 from __future__ import annotations
