@@ -109,6 +109,9 @@ def test_strings_are_case_sensitive_and_patterns_are_plain_text(
     assert audience(container, workspace, attribute("first_name", "contains", value="né"), people) == {
         "accent"
     }
+    assert audience(container, workspace, attribute("first_name", "contains", value="an"), people) == {
+        "lower"
+    }
     assert audience(container, workspace, attribute("first_name", "contains", value="%"), people) == {
         "percent"
     }
