@@ -248,6 +248,10 @@ def account_pools(draw: st.DrawFn) -> tuple[Account, ...]:
     )
 
 
+# whole days before NOW half of the time, so window and relative-date bounds are hit exactly
+rich_offsets = st.one_of(st.integers(-5, 60).map(lambda d: timedelta(days=d)), offsets)
+
+
 @st.composite
 def rich_views(draw: st.DrawFn, contact_id: str = "c1", pool: tuple[Account, ...] = ()) -> ContactView:
     """A contact with data of every kind a condition reads."""
@@ -260,8 +264,8 @@ def rich_views(draw: st.DrawFn, contact_id: str = "c1", pool: tuple[Account, ...
             **draw(st.dictionaries(st.sampled_from(["x", "y", UNSAFE_KEY]), rich_values, max_size=3)),
             "birthday": draw(st.sampled_from(BIRTHDAYS)),
         },
-        created_at=NOW - draw(offsets),
-        last_seen_at=draw(st.none() | offsets.map(lambda d: NOW - d)),
+        created_at=NOW - draw(rich_offsets),
+        last_seen_at=draw(st.none() | rich_offsets.map(lambda d: NOW - d)),
     )
     events = draw(
         st.lists(
@@ -269,7 +273,7 @@ def rich_views(draw: st.DrawFn, contact_id: str = "c1", pool: tuple[Account, ...
                 TrackedEvent,
                 name=st.sampled_from(EVENT_NAMES),
                 properties=properties,
-                timestamp=offsets.map(lambda d: NOW - d),
+                timestamp=rich_offsets.map(lambda d: NOW - d),
             ),
             max_size=6,
         )
@@ -280,7 +284,7 @@ def rich_views(draw: st.DrawFn, contact_id: str = "c1", pool: tuple[Account, ...
                 MessageEvent,
                 kind=st.sampled_from(list(MessageEventKind)),
                 message_id=st.sampled_from(["m1", "m2"]),
-                timestamp=offsets.map(lambda d: NOW - d),
+                timestamp=rich_offsets.map(lambda d: NOW - d),
                 template_id=st.sampled_from([None, "t1"]),
                 journey_id=st.sampled_from([None, "j1"]),
             ),

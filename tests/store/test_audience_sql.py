@@ -3,6 +3,7 @@ evaluator gives the same answer (`audience`)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,12 +11,14 @@ from typing import Any
 import pytest
 
 from nurture.bootstrap import Container
+from nurture.domain.conditions.matching import MISSING
 from nurture.domain.conditions.nodes import SubscriptionStatus
 from nurture.domain.contact_view import ContactView, MessageEvent, MessageEventKind
 from nurture.domain.evaluate import evaluate
 from nurture.services.workspaces import NewWorkspace
 from nurture.store.audience_sql import audience_ids, count_matching, sample_matching
 from tests.domain.builders import NOW, account, at, cond, contact, event, view
+from tests.domain.test_matching import RULES
 from tests.store.audience_rows import clear, store_accounts, store_view
 
 
@@ -400,3 +403,31 @@ def test_count_and_sample(
 def test_now_must_be_aware(container: Container, workspace: NewWorkspace) -> None:
     with container.db.read() as conn, pytest.raises(ValueError, match="timezone-aware"):
         audience_ids(conn.dialect, workspace.id, cond(x("exists")), datetime(2026, 3, 15))  # noqa: DTZ001
+
+
+def _value_rules() -> dict[str, list[tuple[Any, bool]]]:
+    """The value-rule table of the in-memory tests, grouped by operator (JSON values only)."""
+    grouped: dict[str, list[tuple[Any, bool]]] = {}
+    for op, value, expected in RULES:
+        if not isinstance(value, datetime):
+            grouped.setdefault(json.dumps(op), []).append((value, expected))
+    return grouped
+
+
+@pytest.mark.parametrize("op", list(_value_rules()))
+def test_the_value_rule_table_holds_in_sql(container: Container, workspace: NewWorkspace, op: str) -> None:
+    cases = _value_rules()[op]
+    people = [
+        person(f"c{i}", attributes={} if value is MISSING else {"x": value})
+        for i, (value, _) in enumerate(cases)
+    ]
+    expected = {f"c{i}" for i, (_, passes) in enumerate(cases) if passes}
+    assert (
+        audience(
+            container,
+            workspace,
+            {"type": "attribute", "field": "attributes.x", "operator": json.loads(op)},
+            people,
+        )
+        == expected
+    )

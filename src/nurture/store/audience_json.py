@@ -53,7 +53,10 @@ def once(build: Callable[..., ColumnElement[Any]], *exprs: ColumnElement[Any]) -
     """`build(x, ...)` with each of `exprs` computed once: `(SELECT build(v.x0, ...) FROM (SELECT expr0
     AS x0, ...) AS v)`. Tests that read a value many times (a date string has a dozen parts to check)
     would otherwise repeat its whole expression at each use, which SQLite's parser cannot nest deeply."""
-    named = select(*(e.label(f"x{i}") for i, e in enumerate(exprs))).correlate_except(None).subquery()
+    # OFFSET 0 keeps the planners from inlining the subquery, which would repeat `expr` at each use
+    named = (
+        select(*(e.label(f"x{i}") for i, e in enumerate(exprs))).correlate_except(None).offset(0).subquery()
+    )
     return select(build(*named.c)).select_from(named).correlate_except(named).scalar_subquery()
 
 

@@ -18,6 +18,7 @@ NULL inside the clause means false (an absent value or another type); negations 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -39,6 +40,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.expression import FromClause
 
+from nurture.domain.conditions.matching import MISSING, passes
 from nurture.domain.conditions.nodes import (
     DATE_FIELDS,
     AccountCondition,
@@ -67,6 +69,7 @@ from nurture.domain.conditions.nodes import (
     TagCondition,
     TimeWindow,
 )
+from nurture.domain.conditions.values import AnniversaryToday
 from nurture.domain.evaluate import ENGAGEMENT_KINDS
 from nurture.store.audience_json import json_path, param
 from nurture.store.audience_values import (
@@ -148,21 +151,26 @@ class _Compiler:
         self.now_param = time_param(now)
         self.ctx = Context(dialect, now, contacts.c.timezone)
 
-    def clause(self, condition: Condition) -> ColumnElement[bool]:
+    def clause(self, condition: Condition, top: bool = True) -> ColumnElement[bool]:
+        """`top`: the clause is one of the WHERE clause's top-level AND terms, where an `IN (subquery)`
+        becomes a semi-join; anywhere else (under OR or NOT) PostgreSQL would run it as a subplan, which
+        is only fast while its result fits in memory, so there tests stay correlated per contact."""
         if isinstance(condition, AllOf):
-            return and_(*(self.clause(c) for c in condition.conditions)) if condition.conditions else true()
+            terms = [self.clause(c, top) for c in condition.conditions]
+            return and_(*terms) if terms else true()
         if isinstance(condition, AnyOf):
-            return or_(*(self.clause(c) for c in condition.conditions)) if condition.conditions else false()
+            terms = [self.clause(c, False) for c in condition.conditions]
+            return or_(*terms) if terms else false()
         if isinstance(condition, Not):
-            return negate(self.clause(condition.condition))
+            return negate(self.clause(condition.condition, False))
         if isinstance(condition, AttributeCondition):
             return test(condition.operator, self._field(condition.field), self.ctx)
         if isinstance(condition, EventCondition):
-            return self._event(condition)
+            return self._event(condition, top)
         if isinstance(condition, OccurrenceCondition):
             return self._occurrence(condition)
         if isinstance(condition, AggregateCondition):
-            return test(condition.operator, NumberField(self._aggregate(condition)), self.ctx)
+            return self._aggregate(condition, top)
         if isinstance(condition, MessageCondition):
             return self._message(condition)
         return self._membership(condition)
@@ -179,13 +187,17 @@ class _Compiler:
 
     # ---- events ----
 
-    def _owned(self, table: FromClause) -> list[ColumnElement[bool]]:
-        return [table.c.workspace_id == self.workspace_id, table.c.contact_id == contacts.c.id]
+    def _owned(self, table: FromClause, every_contact: bool = False) -> list[ColumnElement[bool]]:
+        """Rows of the contact (correlated), or of every contact of the workspace."""
+        mine = table.c.workspace_id == self.workspace_id
+        return [mine] if every_contact else [mine, table.c.contact_id == contacts.c.id]
 
-    def _tracked(self, table: FromClause, name: str) -> list[ColumnElement[bool]]:
-        """`name` events of the contact up to now."""
+    def _tracked(
+        self, table: FromClause, name: str, every_contact: bool = False
+    ) -> list[ColumnElement[bool]]:
+        """`name` events up to now."""
         return [
-            *self._owned(table),
+            *self._owned(table, every_contact),
             table.c.name == param(name, String()),
             table.c.type == param(TRACK),
             table.c.timestamp <= self.now_param,
@@ -197,8 +209,10 @@ class _Compiler:
             for f in where
         ]
 
-    def _window(self, moment: ColumnElement[Any], window: TimeWindow) -> list[ColumnElement[bool]]:
-        """Bounds on `moment` (already `<= now`) for a window."""
+    def _window(
+        self, table: FromClause, moment: ColumnElement[Any], window: TimeWindow
+    ) -> list[ColumnElement[bool]]:
+        """Bounds on `moment` of rows of `table` (already `<= now`) for a window."""
         if isinstance(window, LastDays):
             return [moment >= time_param(self.now - timedelta(days=window.days))]
         if isinstance(window, BetweenDates):
@@ -207,21 +221,46 @@ class _Compiler:
             return [moment >= time_param(window.at)]
         if isinstance(window, SinceEvent):
             marker = events.alias()
-            latest = _select(marker, func.max(marker.c.timestamp)).where(*self._tracked(marker, window.name))
+            latest = _select(marker, func.max(marker.c.timestamp)).where(
+                *self._tracked(marker, window.name, every_contact=True),
+                marker.c.contact_id == table.c.contact_id,
+            )
             last = latest.scalar_subquery()
             return [or_(last.is_(None), moment > last)]
         return []
 
     def _matching(
-        self, table: FromClause, name: str, where: list[PropertyFilter], window: TimeWindow | None
+        self,
+        table: FromClause,
+        name: str,
+        where: list[PropertyFilter],
+        window: TimeWindow | None,
+        every_contact: bool = False,
     ) -> list[ColumnElement[bool]]:
-        bounds = [] if window is None else self._window(table.c.timestamp, window)
-        return [*self._tracked(table, name), *self._filters(table, where), *bounds]
+        bounds = [] if window is None else self._window(table, table.c.timestamp, window)
+        return [*self._tracked(table, name, every_contact), *self._filters(table, where), *bounds]
 
-    def _event(self, condition: EventCondition) -> ColumnElement[bool]:
+    def _grouped(
+        self,
+        condition: EventCondition | AggregateCondition,
+        having: Callable[[FromClause], ColumnElement[bool]],
+    ) -> ColumnElement[bool]:
+        """`contacts.id IN (SELECT contact_id FROM events ... GROUP BY contact_id HAVING ...)`: one pass
+        over the workspace's events instead of one subquery per contact."""
+        table = events.alias()
+        wanted = self._matching(table, condition.name, condition.where, condition.window, every_contact=True)
+        ids = select(table.c.contact_id).where(*wanted).group_by(table.c.contact_id).having(having(table))
+        return contacts.c.id.in_(ids)
+
+    def _event(self, condition: EventCondition, top: bool) -> ColumnElement[bool]:
+        n = condition.count.value
+        op = condition.count.op
+        counted = op is CountOp.EXACTLY or (op is CountOp.AT_LEAST and n >= 2)
+        if top and condition.performed and _per_event(condition.where) and n >= 1 and counted:
+            exact = op is CountOp.EXACTLY
+            return self._grouped(condition, lambda _: func.count() == n if exact else func.count() >= n)
         table = events.alias()
         wanted = self._matching(table, condition.name, condition.where, condition.window)
-        n = condition.count.value
         any_event = _exists(table, *wanted)
         count = _select(table, func.count()).where(*wanted).scalar_subquery()
         if condition.count.op is CountOp.AT_LEAST:
@@ -242,9 +281,22 @@ class _Compiler:
         )
         return test(condition.operator, TimeField(moment.scalar_subquery()), self.ctx)
 
-    def _aggregate(self, condition: AggregateCondition) -> ColumnElement[Any]:
+    def _aggregate(self, condition: AggregateCondition, top: bool) -> ColumnElement[bool]:
+        empty = 0 if condition.function in (Aggregate.SUM, Aggregate.COUNT_DISTINCT) else MISSING
+        if top and _per_event(condition.where) and not passes(condition.operator, empty, self.now, UTC):
+            # contacts without matching events fail: only those with some can pass
+            return self._grouped(
+                condition,
+                lambda table: test(
+                    condition.operator, NumberField(self._computed(condition, table)), self.ctx
+                ),
+            )
         table = events.alias()
         wanted = self._matching(table, condition.name, condition.where, condition.window)
+        value = _select(table, self._computed(condition, table)).where(*wanted).scalar_subquery()
+        return test(condition.operator, NumberField(value), self.ctx)
+
+    def _computed(self, condition: AggregateCondition, table: FromClause) -> ColumnElement[Any]:
         value = json_path(self.dialect, table.c.properties, condition.path())
         function = condition.function
         if function is Aggregate.COUNT_DISTINCT:
@@ -261,7 +313,7 @@ class _Compiler:
             computed = func.min(value.number())
         else:
             computed = func.max(value.number())
-        return _select(table, computed).where(*wanted).scalar_subquery()
+        return computed
 
     def _message(self, condition: MessageCondition) -> ColumnElement[bool]:
         table = message_events.alias()
@@ -270,7 +322,7 @@ class _Compiler:
             *self._owned(table),
             table.c.kind.in_([param(k.value) for k in kinds]),
             table.c.occurred_at <= self.now_param,
-            *self._window(table.c.occurred_at, condition.window),
+            *self._window(table, table.c.occurred_at, condition.window),
         ]
         for column, value in (
             (table.c.message_id, condition.message_id),
@@ -335,3 +387,8 @@ class _Compiler:
             and_(account.c.workspace_id == member.c.workspace_id, account.c.id == member.c.account_id),
         )
         return _exists(joined, *self._owned(member), test(condition.operator, value, self.ctx))
+
+
+def _per_event(where: list[PropertyFilter]) -> bool:
+    """Whether the filters read only the event (an anniversary also reads the contact's time zone)."""
+    return not any(isinstance(f.operator, AnniversaryToday) for f in where)
