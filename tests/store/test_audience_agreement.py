@@ -18,6 +18,7 @@ from nurture.domain.evaluate import evaluate
 from nurture.services.workspaces import NewWorkspace
 from nurture.store.audience_sql import audience_ids, count_matching, sample_matching
 from tests.domain.builders import NOW, cond, contact
+from tests.domain.builders import event as tracked
 from tests.domain.strategies import (
     BAD_DATES,
     NAMES,
@@ -147,7 +148,16 @@ def test_sql_value_rules_agree_with_the_in_memory_evaluator(
     workspace: NewWorkspace,
     scenario: tuple[tuple[ContactView, ...], tuple[dict[str, Any], ...], datetime],
 ) -> None:
-    views, tests, now = scenario
+    _agree(container, workspace, *scenario)
+
+
+def _agree(
+    container: Container,
+    workspace: NewWorkspace,
+    views: tuple[ContactView, ...],
+    tests: tuple[dict[str, Any], ...],
+    now: datetime,
+) -> None:
     with container.db.write() as conn:
         clear(conn, workspace.id)
         for view in views:
@@ -156,7 +166,100 @@ def test_sql_value_rules_agree_with_the_in_memory_evaluator(
         for data in tests:
             condition = cond(data)
             expected = {v.contact.id for v in views if evaluate(condition, v, now)}
-            assert (
-                set(conn.execute(audience_ids(conn.dialect, workspace.id, condition, now)).scalars())
-                == expected
-            ), data
+            found = set(conn.execute(audience_ids(conn.dialect, workspace.id, condition, now)).scalars())
+            assert found == expected, data
+
+
+_small_windows = st.one_of(
+    st.just({"kind": "ever"}),
+    st.builds(lambda d: {"kind": "last_days", "days": d}, st.integers(1, 6)),
+    st.builds(lambda name: {"kind": "since_event", "name": name}, st.sampled_from(["A", "B"])),
+)
+_n_filters = st.lists(
+    st.builds(
+        lambda op, value: {"property": "properties.n", "operator": {"op": op, "value": value}},
+        st.sampled_from(["equals", "greater_than", "less_or_equal", "not_equals"]),
+        st.integers(0, 2),
+    ),
+    max_size=1,
+)
+_counts = st.builds(
+    lambda name, performed, op, value, window, where: {
+        "type": "event",
+        "name": name,
+        "performed": performed,
+        "count": {"op": op, "value": value},
+        "window": window,
+        "where": where,
+    },
+    st.sampled_from(["A", "B"]),
+    st.booleans(),
+    st.sampled_from(["at_least", "at_most", "exactly"]),
+    st.integers(0, 3),
+    _small_windows,
+    _n_filters,
+)
+_aggregates = st.builds(
+    lambda function, window, where, op: {
+        "type": "event_aggregate",
+        "name": "A",
+        "property": "properties.n",
+        "function": function,
+        "window": window,
+        "where": where,
+        "operator": op,
+    },
+    st.sampled_from(["sum", "avg", "min", "max", "count_distinct"]),
+    _small_windows,
+    _n_filters,
+    st.builds(
+        lambda op, value: {"op": op, "value": value},
+        st.sampled_from(["equals", "not_equals", "greater_or_equal", "less_than"]),
+        st.integers(0, 4),
+    ),
+)
+# at the top of the condition (grouped over all events), or under `any` (one subquery per contact)
+_placed = st.one_of(_counts, _aggregates).flatmap(
+    lambda c: st.sampled_from([c, {"type": "all", "conditions": [c]}, {"type": "any", "conditions": [c]}])
+)
+
+
+@st.composite
+def event_scenarios(draw: st.DrawFn) -> tuple[tuple[ContactView, ...], tuple[dict[str, Any], ...], datetime]:
+    """Many contacts with a few events each on whole days, and many count and aggregate tests."""
+    views = tuple(
+        ContactView(
+            contact=contact(id=f"c{i}"),
+            events=tuple(
+                tracked(name, NOW - timedelta(days=days), n=n)
+                for name, days, n in draw(
+                    st.lists(
+                        st.tuples(
+                            st.sampled_from(["A", "B"]), st.integers(0, 8), st.sampled_from([0, 1, 2, "1"])
+                        ),
+                        max_size=5,
+                    )
+                )
+            ),
+        )
+        for i in range(draw(st.integers(4, 10)))
+    )
+    return (
+        views,
+        tuple(draw(_placed) for _ in range(16)),
+        NOW + timedelta(hours=draw(st.sampled_from([0, 0, 5]))),
+    )
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(scenario=event_scenarios())
+def test_sql_event_counts_and_aggregates_agree_with_the_in_memory_evaluator(
+    container: Container,
+    workspace: NewWorkspace,
+    scenario: tuple[tuple[ContactView, ...], tuple[dict[str, Any], ...], datetime],
+) -> None:
+    _agree(container, workspace, *scenario)
