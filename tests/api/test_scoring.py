@@ -41,7 +41,41 @@ ENGAGEMENT: dict[str, Any] = {
 
 @pytest.fixture
 def models(client: TestClient, workspace: NewWorkspace) -> Admin:
-    return Admin(client, workspace, MODELS)
+    admin = Admin(client, workspace, MODELS)
+    # the models' condition rules read attributes.title, which no contact has had yet
+    declared = admin.call("POST", "/api/v1/catalog/attributes", json={"name": "title", "types": ["string"]})
+    assert declared.status_code == 201, declared.text
+    return admin
+
+
+def test_rules_that_read_unknown_attributes_or_compare_wrong_types_are_refused(
+    client: TestClient, workspace: NewWorkspace
+) -> None:
+    admin = Admin(client, workspace, MODELS)
+    batch = {"type": "track", "userId": "u1", "event": "Order Completed", "properties": {"revenue": 10}}
+    assert client.post("/v1/track", json=batch, auth=write_auth(workspace)).status_code == 200
+    body = {
+        "name": "Fit",
+        "rules": [
+            {
+                "type": "condition",
+                "id": "vp",
+                "points": 10,
+                "condition": {"type": "attribute", "field": "attributes.titel", "operator": {"op": "exists"}},
+            },
+            {
+                "type": "event",
+                "id": "big",
+                "points": 5,
+                "name": "Order Completed",
+                "where": [{"property": "properties.revenue", "operator": {"op": "equals", "value": "10"}}],
+            },
+        ],
+    }
+    response = admin.call("POST", MODELS, json=body)
+    assert response.status_code == 400, response.text
+    assert problem_fields(response) == ["rules[0].condition.field", "rules[1].where[0].operator"]
+    assert admin.all() == []
 
 
 def contact(client: TestClient, workspace: NewWorkspace) -> str:

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from nurture.bootstrap import Container
 from nurture.domain.activities import ActivityKind
+from nurture.domain.catalog import EntryKind
 from nurture.domain.errors import Invalid
 from nurture.services import lifecycle
 from nurture.services.clock import ManualClock
@@ -116,6 +117,8 @@ class Lead:
 
 
 def make_model(container: Container, workspace: NewWorkspace, **definition: Any) -> str:
+    # condition rules read attributes.title before any contact has had it
+    container.catalog.declare(workspace.id, EntryKind.ATTRIBUTE, "title", ["string"])
     body = {"name": definition.pop("name", "Engagement"), "rules": [PRICING], **definition}
     return container.scoring.create(workspace.id, body).id
 

@@ -125,6 +125,15 @@ def check_condition(condition: Condition, catalog: Catalog, path: str = "") -> l
     return errors
 
 
+def check_event_filters(
+    event: str, filters: list[PropertyFilter], catalog: Catalog, path: str = ""
+) -> list[FieldError]:
+    """Errors for property filters of `event` that compare values with a type they have never had."""
+    errors: list[FieldError] = []
+    _filters(event, filters, catalog, path, errors)
+    return errors
+
+
 def _check(condition: Condition, catalog: Catalog, path: str, errors: list[FieldError]) -> None:
     if isinstance(condition, AllOf | AnyOf):
         for index, child in enumerate(condition.conditions):

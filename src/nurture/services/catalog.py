@@ -78,18 +78,19 @@ def event_entries(name: str | None, properties: Mapping[str, Any]) -> set[Entry]
     return {(EntryKind.EVENT, "", name, ""), *document_entries(EntryKind.PROPERTY, name, properties)}
 
 
+def workspace_catalog(conn: Connection, workspace_id: str) -> Catalog:
+    return Catalog.of(store.entries(conn, workspace_id))
+
+
 class CatalogService:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
         self.clock = clock
 
-    def catalog(self, conn: Connection, workspace_id: str) -> Catalog:
-        return Catalog.of(store.entries(conn, workspace_id))
-
     def check(self, conn: Connection, workspace_id: str, condition: Condition, path: str = "") -> None:
         """Raise Invalid naming each node that reads an attribute the workspace has never had, or
         compares values with a type they have never had."""
-        errors = check_condition(condition, self.catalog(conn, workspace_id), path)
+        errors = check_condition(condition, workspace_catalog(conn, workspace_id), path)
         if errors:
             raise Invalid(errors)
 

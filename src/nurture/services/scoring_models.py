@@ -12,10 +12,12 @@ from typing import Any
 from sqlalchemy import Connection
 
 from nurture.domain.activities import ChangeKind
+from nurture.domain.catalog import check_condition, check_event_filters
 from nurture.domain.contacts import Page
-from nurture.domain.errors import Conflict, Invalid, NotFound
+from nurture.domain.errors import Conflict, FieldError, Invalid, NotFound
 from nurture.domain.scoring import (
     MANUAL_RULE,
+    ConditionRule,
     HistoryEntry,
     PointsKind,
     RuleBreakdown,
@@ -28,6 +30,7 @@ from nurture.domain.scoring import (
     parse_model,
 )
 from nurture.services import lifecycle
+from nurture.services.catalog import workspace_catalog
 from nurture.services.clock import Clock
 from nurture.services.paging import decode_id_cursor, decode_time_cursor, encode_id_cursor, encode_time_cursor
 from nurture.services.scoring import ScoredContact, recompute, rescore_contacts, workspace_models
@@ -230,6 +233,15 @@ class ScoringService:
             raise Conflict(f"a scoring model named {model.name!r} exists already")
         others = dict(workspace_models(conn, workspace_id))
         check_against_workspace(model, model_id, lifecycle.stages(conn, workspace_id), others)
+        known = workspace_catalog(conn, workspace_id)
+        errors: builtins.list[FieldError] = []
+        for index, rule in enumerate(model.rules):
+            if isinstance(rule, ConditionRule):
+                errors += check_condition(rule.condition, known, f"rules[{index}].condition")
+            else:
+                errors += check_event_filters(rule.name, rule.where, known, f"rules[{index}]")
+        if errors:
+            raise Invalid(errors)
 
     @staticmethod
     def _of(row: store.ModelRow) -> Model:
