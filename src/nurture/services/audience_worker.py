@@ -38,6 +38,7 @@ class WorkerStats:
     changes: int = 0
     timers: int = 0
     contacts: int = 0
+    evaluated: int = 0  # (segment, contact) answers computed
     entered: int = 0
     exited: int = 0
     recomputed: int = 0
@@ -180,7 +181,12 @@ class AudienceWorker:
         writer = MembershipWriter(workspace_id, now, reason, {s.id: s.name for s in plan.segments.values()})
         for contact_id in sorted(views):
             evaluate_contact(views[contact_id], todo[contact_id], plan, now, writer)
-        stats = WorkerStats(contacts=len(views), entered=len(writer.entered), exited=len(writer.exited))
+        stats = WorkerStats(
+            contacts=len(views),
+            evaluated=len(writer.timers),
+            entered=len(writer.entered),
+            exited=len(writer.exited),
+        )
         writer.flush(conn)
         return stats
 
