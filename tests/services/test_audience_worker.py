@@ -362,3 +362,25 @@ def test_a_preview_counts_and_samples_a_draft_condition(
     assert preview.count == 3
     assert len(preview.sample) == min(sample, 3)
     assert {c.user_id for c in preview.sample} <= {"ann", "bob", "cat"}
+
+
+def test_only_tracked_events_count_as_events_and_a_group_call_moves_account_segments(
+    container: Container, workspace: NewWorkspace
+) -> None:
+    ws = workspace.id
+    logged_in = segment(container, ws, "Logged in", {"type": "event", "name": "Login"})
+    acme = segment(
+        container,
+        ws,
+        "At acme.com",
+        {"type": "account", "field": "account.domain", "operator": {"op": "equals", "value": "acme.com"}},
+    )
+    ingest(container, ws, {"type": "page", "userId": "ann", "name": "Login"})
+    container.audience.run_once()
+    assert members(container, ws, logged_in.id) == set()
+
+    ingest(
+        container, ws, {"type": "group", "userId": "ann", "groupId": "g1", "traits": {"domain": "acme.com"}}
+    )
+    container.audience.run_once()
+    assert members(container, ws, acme.id) == {contact_of(container, ws, "ann")}

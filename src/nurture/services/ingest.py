@@ -240,8 +240,8 @@ class _Ingest:
         # the audience worker's queue: profile changes and one row per (contact, event name), in one go
         changes = self.graph.take_changes()
         seen: set[tuple[str, str | None]] = set()
-        for row in reversed(rows):  # the latest event of each name
-            key = (row["contact_id"], row["name"])
+        for row in reversed(rows):  # the latest event of each name; conditions read track events only
+            key = (row["contact_id"], row["name"] if row["type"] == MessageType.TRACK.value else None)
             if key not in seen:
                 seen.add(key)
                 changes.append(

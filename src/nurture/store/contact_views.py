@@ -34,6 +34,8 @@ from nurture.store.schema import (
 )
 from nurture.store.sql import in_chunks
 
+TRACK = "track"
+
 
 @dataclass
 class _Parts:
@@ -138,8 +140,9 @@ def _pairs(
 def _events(
     conn: Connection, workspace_id: str, ids: Sequence[str], names: list[str] | None, parts: _Parts
 ) -> None:
+    # conditions read tracked events only (a page view or a group call is not an "event" there)
     query = select(events.c.contact_id, events.c.name, events.c.properties, events.c.timestamp).where(
-        events.c.workspace_id == workspace_id, events.c.contact_id.in_(ids), events.c.name.is_not(None)
+        events.c.workspace_id == workspace_id, events.c.contact_id.in_(ids), events.c.type == TRACK
     )
     if names is not None:
         query = query.where(events.c.name.in_(names))
