@@ -384,3 +384,81 @@ def test_only_tracked_events_count_as_events_and_a_group_call_moves_account_segm
     )
     container.audience.run_once()
     assert members(container, ws, acme.id) == {contact_of(container, ws, "ann")}
+
+
+def test_recomputing_a_segment_recomputes_the_segments_it_refers_to_first(
+    container: Container, workspace: NewWorkspace
+) -> None:
+    ws = workspace.id
+    ingest(container, ws, {"type": "identify", "userId": "ann", "traits": {"plan": "pro"}})
+    ingest(container, ws, {"type": "identify", "userId": "bob", "traits": {"plan": "free"}})
+    for user in ("ann", "bob"):
+        track(container, ws, user, "Login")
+    container.audience.run_once()
+    active = container.segments.create(ws, {"name": "Active", "condition": LOGIN_30})
+    active_pro = container.segments.create(
+        ws,
+        {
+            "name": "Active pro",
+            "condition": {"type": "all", "conditions": [{"type": "segment", "segment_id": active.id}, PRO]},
+        },
+    )
+
+    result = container.segments.recompute(ws, active_pro.id)
+
+    assert (result.entered, result.members) == (1, 1)
+    assert members(container, ws, active.id) == {
+        contact_of(container, ws, "ann"),
+        contact_of(container, ws, "bob"),
+    }
+    assert members(container, ws, active_pro.id) == {contact_of(container, ws, "ann")}
+    assert container.segments.get(ws, active.id).recomputed_at is not None
+
+
+def test_the_live_path_leaves_nothing_for_a_full_recompute_to_correct(
+    container: Container, workspace: NewWorkspace, clock: ManualClock
+) -> None:
+    ws = workspace.id
+    conditions = {
+        "active": LOGIN_30,
+        "pro": PRO,
+        "big spender": {
+            "type": "event_aggregate",
+            "name": "Order Completed",
+            "function": "sum",
+            "property": "properties.revenue",
+            "window": {"kind": "last_days", "days": 90},
+            "operator": {"op": "greater_or_equal", "value": 500},
+        },
+        "lapsed buyer": {
+            "type": "all",
+            "conditions": [
+                {"type": "event", "name": "Order Completed"},
+                {
+                    "type": "event",
+                    "name": "Order Completed",
+                    "performed": False,
+                    "window": {"kind": "last_days", "days": 90},
+                },
+            ],
+        },
+    }
+    created = {name: segment(container, ws, name, data) for name, data in conditions.items()}
+    for day in range(0, 120, 7):
+        clock.set(START + timedelta(days=day))
+        user = f"u{day % 4}"
+        track(container, ws, user, "Login")
+        if day % 3 == 0:
+            track(container, ws, user, "Order Completed", properties={"revenue": 200})
+        if day % 5 == 0:
+            ingest(
+                container,
+                ws,
+                {"type": "identify", "userId": user, "traits": {"plan": "pro" if day % 2 else "free"}},
+            )
+        container.audience.run_once()
+    clock.set(START + timedelta(days=200))
+    container.audience.run_once()
+    for name, made in created.items():
+        again = container.segments.recompute(ws, made.id)
+        assert (again.entered, again.exited) == (0, 0), name

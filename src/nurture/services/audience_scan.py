@@ -1,7 +1,7 @@
-"""Walks over every contact of a workspace with the in-memory evaluator, a page of views at a time.
+"""Walks over every contact of a workspace, a page of views at a time.
 
-Full recomputes use it to set the re-evaluation timers of time-relative segments (only the in-memory
-side knows `next_change_time`)."""
+Full recomputes take their members from SQL (`store/audience_sql.py`) and use this walk only to set
+the re-evaluation timers of time-relative segments: only the in-memory side knows `next_change_time`."""
 
 from __future__ import annotations
 
@@ -10,10 +10,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
-from nurture.domain.conditions.nodes import Condition
-from nurture.domain.conditions.references import References, references
+from nurture.domain.conditions.references import References
 from nurture.domain.contact_view import ContactView
-from nurture.domain.evaluate import evaluate
 from nurture.domain.next_change import next_change_time
 from nurture.services.memberships import SegmentPlan
 from nurture.store import audience_queue as queue
@@ -32,23 +30,6 @@ def all_views(conn: Connection, workspace_id: str, refs: References) -> Iterator
         views = load_views(conn, workspace_id, ids, refs)
         yield from (views[i] for i in ids if i in views)
         after = ids[-1]
-
-
-def matching_ids(conn: Connection, workspace_id: str, condition: Condition, now: datetime) -> set[str]:
-    """Ids of the contacts that meet `condition` at `now`."""
-    return {
-        v.contact.id
-        for v in all_views(conn, workspace_id, references(condition))
-        if evaluate(condition, v, now)
-    }
-
-
-def preview_scan(
-    conn: Connection, workspace_id: str, condition: Condition, now: datetime, sample: int
-) -> tuple[int, list[str]]:
-    """How many contacts meet `condition`, and the first `sample` of them in id order."""
-    found = sorted(matching_ids(conn, workspace_id, condition, now))
-    return len(found), found[:sample]
 
 
 def scan_timers(

@@ -103,11 +103,11 @@ class AudienceWorker:
                 by_workspace[change.workspace_id][0].append(change)
             for timer in timers:
                 by_workspace[timer.workspace_id][1].append(timer)
+            queue.delete_timers(conn, timers)  # before evaluating, which sets the next ones
             for workspace_id in sorted(by_workspace):
                 ws_changes, ws_timers = by_workspace[workspace_id]
                 stats.add(self._workspace(conn, workspace_id, ws_changes, ws_timers, now))
             queue.delete_changes(conn, changes)
-            queue.delete_timers(conn, timers)
         stats.changes, stats.timers = len(changes), len(timers)
         return stats
 

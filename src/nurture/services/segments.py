@@ -27,13 +27,14 @@ from nurture.domain.segments import (
     segment_references,
     with_dependencies,
 )
-from nurture.services.audience_scan import matching_ids, preview_scan, scan_timers
+from nurture.services.audience_scan import scan_timers
 from nurture.services.clock import Clock
 from nurture.services.memberships import MembershipWriter, SegmentPlan
 from nurture.services.paging import decode_id_cursor, encode_id_cursor
 from nurture.store import audience_queue as queue
 from nurture.store import contacts as contact_store
 from nurture.store import segments as store
+from nurture.store.audience_sql import audience_ids, count_matching, sample_matching
 from nurture.store.db import Database
 from nurture.store.ids import new_id
 
@@ -238,7 +239,7 @@ class SegmentService:
     ) -> RecomputeResult:
         segment = plan.segments[segment_id]
         writer = MembershipWriter(workspace_id, now, "recompute", {segment_id: segment.name})
-        wanted = matching_ids(conn, workspace_id, segment.condition, now)
+        wanted = set(conn.execute(audience_ids(conn.dialect, workspace_id, segment.condition, now)).scalars())
         current = store.current_members(conn, workspace_id, segment_id)
         for contact_id in sorted(wanted - current):
             writer.enter(segment_id, contact_id)
@@ -259,7 +260,8 @@ class SegmentService:
         now = self.clock.now()
         with self.db.read() as conn:
             self._check_references(conn, workspace_id, None, condition)
-            count, ids = preview_scan(conn, workspace_id, condition, now, sample)
+            count = count_matching(conn, workspace_id, condition, now)
+            ids = sample_matching(conn, workspace_id, condition, now, sample)
             found = contact_store.load_contacts(conn, workspace_id, ids)
         return Preview(count, [found[i] for i in ids if i in found])
 
