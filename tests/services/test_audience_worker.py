@@ -462,3 +462,37 @@ def test_the_live_path_leaves_nothing_for_a_full_recompute_to_correct(
     for name, made in created.items():
         again = container.segments.recompute(ws, made.id)
         assert (again.entered, again.exited) == (0, 0), name
+
+
+def test_changing_an_account_moves_every_contact_of_it(container: Container, workspace: NewWorkspace) -> None:
+    ws = workspace.id
+    big = segment(
+        container,
+        ws,
+        "At big companies",
+        {
+            "type": "account",
+            "field": "account.attributes.employees",
+            "operator": {"op": "greater_than", "value": 1000},
+        },
+    )
+    for user in ("ann", "bob"):
+        ingest(container, ws, {"type": "group", "userId": user, "groupId": "g1", "traits": {"employees": 50}})
+    container.audience.run_once()
+    assert members(container, ws, big.id) == set()
+
+    ingest(container, ws, {"type": "group", "userId": "ann", "groupId": "g1", "traits": {"employees": 5000}})
+    container.audience.run_once()
+    everyone = {contact_of(container, ws, "ann"), contact_of(container, ws, "bob")}
+    assert members(container, ws, big.id) == everyone
+
+    [account] = container.accounts.list(ws).items
+    container.accounts.change(ws, account.id, {"employees": 10}, replace=False)
+    container.audience.run_once()
+    assert members(container, ws, big.id) == set()
+    container.accounts.change(ws, account.id, {"employees": 2000}, replace=False)
+    container.audience.run_once()
+    assert members(container, ws, big.id) == everyone
+    container.accounts.delete(ws, account.id)
+    container.audience.run_once()
+    assert members(container, ws, big.id) == set()
