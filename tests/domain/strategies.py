@@ -238,7 +238,7 @@ def account_pools(draw: st.DrawFn) -> tuple[Account, ...]:
         Account(
             id=f"a{i}",
             group_id=f"g{i}",
-            name=draw(st.sampled_from(["Acme", "acme", "Beta", None])),
+            name=draw(st.sampled_from([None, *NAMES])),
             domain=draw(st.sampled_from(["acme.io", "beta.io", None])),
             attributes=draw(st.dictionaries(st.sampled_from(["x", UNSAFE_KEY]), rich_values, max_size=2)),
             created_at=NOW,
@@ -254,9 +254,12 @@ def rich_views(draw: st.DrawFn, contact_id: str = "c1", pool: tuple[Account, ...
     person = contact(
         id=contact_id,
         email=draw(st.sampled_from([None, "a@x.io", "A@x.io", "b@x.io"])),
-        first_name=draw(st.sampled_from([None, "Ann", "ann", "Anné", "", "a%_"])),
+        first_name=draw(st.sampled_from([None, *NAMES])),
         timezone=draw(st.sampled_from(RICH_ZONES)),
-        attributes=draw(st.dictionaries(st.sampled_from(["x", "y", UNSAFE_KEY]), rich_values, max_size=3)),
+        attributes={
+            **draw(st.dictionaries(st.sampled_from(["x", "y", UNSAFE_KEY]), rich_values, max_size=3)),
+            "birthday": draw(st.sampled_from(BIRTHDAYS)),
+        },
         created_at=NOW - draw(offsets),
         last_seen_at=draw(st.none() | offsets.map(lambda d: NOW - d)),
     )
@@ -314,11 +317,13 @@ def _ordered_between(draw: st.DrawFn, kind: st.SearchStrategy[Any]) -> dict[str,
     return _operator("between", low=low, high=high)
 
 
-_texts = st.sampled_from(TEXTS)
+# names that differ only in case, accents or pattern characters, and tests that tell them apart
+NAMES = ("Ann", "ann", "Anné", "AN", "a%_n", "", "A@x.io", "a@x.io")
+_texts = st.sampled_from(["a", "A", "an", "An", "nn", "é", "%", "_", "", "a@", "A@x.io"])
 text_operators = st.one_of(
     st.builds(_operator, st.sampled_from(["equals", "not_equals", "contains"]), value=_texts),
     st.builds(_operator, st.sampled_from(["in", "not_in"]), values=st.lists(_texts, min_size=1, max_size=3)),
-    st.builds(_operator, st.just("starts_with"), value=st.sampled_from(["a", "A", "An", "é", "%"])),
+    st.builds(_operator, st.just("starts_with"), value=st.sampled_from(["a", "A", "An", "an", "%"])),
     st.builds(_operator, st.sampled_from(["exists", "not_exists"])),
 )
 _dates = st.sampled_from(RICH_DATES)
@@ -375,7 +380,10 @@ property_filters = st.lists(
     st.builds(lambda path, op: {"property": path, "operator": op}, property_paths, rich_operators),
     max_size=2,
 )
-rich_leaves = st.one_of(
+# around NOW's date, so some are today in one zone and not in another
+BIRTHDAYS = (None, "1990-03-14", "1990-03-15", "1990-03-16", "2025-03-16T23:00:00-05:00", "2000-02-29")
+leaf_kinds = (
+    st.just({"type": "attribute", "field": "attributes.birthday", "operator": {"op": "anniversary_today"}}),
     st.builds(
         lambda field, op: {"type": "attribute", "field": field, "operator": op},
         st.sampled_from(["attributes.x", "attributes.y", f"attributes.{UNSAFE_KEY}"]),
@@ -490,6 +498,7 @@ rich_leaves = st.one_of(
         rich_operators,
     ),
 )
+rich_leaves = st.one_of(*leaf_kinds)
 rich_conditions = st.recursive(
     rich_leaves,
     lambda children: st.one_of(

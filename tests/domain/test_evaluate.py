@@ -9,7 +9,7 @@ import pytest
 
 from nurture.domain.contact_view import ContactView, MessageEvent, MessageEventKind
 from nurture.domain.evaluate import evaluate
-from tests.domain.builders import NOW, at, cond, event, view
+from tests.domain.builders import NOW, at, cond, contact, event, view
 
 ADDED, ORDER = "Product Added", "Order Completed"
 
@@ -397,3 +397,15 @@ def test_scenario(
 def test_now_must_be_aware() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         evaluate(cond({"type": "all", "conditions": []}), view(), datetime(2026, 1, 1))  # noqa: DTZ001
+
+
+@pytest.mark.parametrize("zone", [None, "", "Mars/Olympus", "posixrules", "Europe/../Asia/Tokyo"])
+def test_a_contact_without_a_known_zone_has_its_anniversaries_in_utc(zone: str | None) -> None:
+    # 02:00 UTC on 16 March is still 15 March in New York (and in `posixrules`, a copy of its rules
+    # that ZoneInfo can load but that is not a zone name)
+    now = datetime(2026, 3, 16, 2, 0, tzinfo=UTC)
+    birthday = cond({"type": "attribute", "field": "attributes.b", "operator": {"op": "anniversary_today"}})
+    known = view(person=contact(timezone="America/New_York", attributes={"b": "1990-03-15"}))
+    assert evaluate(birthday, known, now)
+    unknown = view(person=contact(timezone=zone, attributes={"b": "1990-03-16"}))
+    assert evaluate(birthday, unknown, now)

@@ -78,6 +78,14 @@ RULES: list[tuple[dict[str, Any], Any, bool]] = [
     (AFTER_MARCH, "2026-03-01T00:30:00", True),
     (AFTER_MARCH, datetime(2026, 3, 1, tzinfo=UTC), True),
     (AFTER_MARCH, "March 2", False),
+    (AFTER_MARCH, "2026-03-10T11:00+23:59", True),
+    (AFTER_MARCH, "2026-03-10T11:00+00:99", False),  # offset minutes above 59
+    (AFTER_MARCH, "2026-03-10T11:00:60", False),
+    (AFTER_MARCH, "2026-02-30", False),
+    (AFTER_MARCH, "２０２６-03-10", False),  # noqa: RUF001 - full-width digits
+    (AFTER_MARCH, "2026-03-10\n", False),
+    ({"op": "less_than", "value": "2026-03-01"}, "0001-01-01T00:30+01:00", False),  # before year 1 UTC
+    ({"op": "less_than", "value": "2026-03-01"}, "0001-01-01T01:00+01:00", True),
     (AFTER_MARCH, 20260302, False),
     ({"op": "greater_than", "value": 20260301}, "2026-03-02", False),
     ({"op": "within_last_days", "days": 3}, "2026-03-12T12:00:00Z", True),

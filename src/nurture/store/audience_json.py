@@ -54,7 +54,7 @@ def once(build: Callable[..., ColumnElement[Any]], *exprs: ColumnElement[Any]) -
     AS x0, ...) AS v)`. Tests that read a value many times (a date string has a dozen parts to check)
     would otherwise repeat its whole expression at each use, which SQLite's parser cannot nest deeply."""
     named = select(*(e.label(f"x{i}") for i, e in enumerate(exprs))).correlate_except(None).subquery()
-    return select(build(*named.c)).scalar_subquery()
+    return select(build(*named.c)).select_from(named).correlate_except(named).scalar_subquery()
 
 
 def _type_of(value: Any) -> Any:
@@ -179,6 +179,7 @@ class SqliteJson(JsonValue):
         found = exists(
             select(literal_column("1"))
             .select_from(element)
+            .correlate_except(element)
             .where(sqlite_equals(element.c.type, element.c.value, value))
         )
         return and_(self.kind == param("array"), found)
@@ -196,8 +197,8 @@ class SqliteJson(JsonValue):
             return SqliteJson(self.document, f'{self.path}."{key}"')
         entry = func.json_each(self.document, param(self.path)).table_valued("key", "type", "value").alias()
         wanted = entry.c.key == param(key)
-        kind = select(entry.c.type).select_from(entry).where(wanted).scalar_subquery()
-        raw = select(entry.c.value).select_from(entry).where(wanted).scalar_subquery()
+        kind = select(entry.c.type).select_from(entry).correlate_except(entry).where(wanted).scalar_subquery()
+        raw = select(entry.c.value).select_from(entry).correlate_except(entry).where(wanted).scalar_subquery()
         # json_each gives a nested object or array as JSON text but any other value decoded, which
         # must not be parsed again as a document
         nested = case((kind.in_([param("object"), param("array")]), raw))

@@ -129,8 +129,15 @@ def sample_matching(
     return list(conn.execute(query).scalars())
 
 
+def _select(table: FromClause, *columns: ColumnElement[Any]) -> Select[Any]:
+    """SELECT from `table`, correlated with every enclosing query (SQLAlchemy only correlates with the
+    immediately enclosing one by itself, and these subqueries nest: a `since_event` bound inside an
+    event test reads `contacts` two levels up)."""
+    return select(*columns).select_from(table).correlate_except(table)
+
+
 def _exists(table: FromClause, *where: ColumnElement[bool]) -> ColumnElement[bool]:
-    return exists(select(literal_column("1")).select_from(table).where(*where))
+    return exists(_select(table, literal_column("1")).where(*where))
 
 
 class _Compiler:
@@ -200,7 +207,7 @@ class _Compiler:
             return [moment >= time_param(window.at)]
         if isinstance(window, SinceEvent):
             marker = events.alias()
-            latest = select(func.max(marker.c.timestamp)).where(*self._tracked(marker, window.name))
+            latest = _select(marker, func.max(marker.c.timestamp)).where(*self._tracked(marker, window.name))
             last = latest.scalar_subquery()
             return [or_(last.is_(None), moment > last)]
         return []
@@ -216,7 +223,7 @@ class _Compiler:
         wanted = self._matching(table, condition.name, condition.where, condition.window)
         n = condition.count.value
         any_event = _exists(table, *wanted)
-        count = select(func.count()).select_from(table).where(*wanted).scalar_subquery()
+        count = _select(table, func.count()).where(*wanted).scalar_subquery()
         if condition.count.op is CountOp.AT_LEAST:
             met = true() if n == 0 else any_event if n == 1 else count >= n
         elif n == 0:
@@ -230,7 +237,7 @@ class _Compiler:
     def _occurrence(self, condition: OccurrenceCondition) -> ColumnElement[bool]:
         table = events.alias()
         pick = func.min if condition.which is Occurrence.FIRST else func.max
-        moment = select(pick(table.c.timestamp)).where(
+        moment = _select(table, pick(table.c.timestamp)).where(
             *self._matching(table, condition.name, condition.where, None)
         )
         return test(condition.operator, TimeField(moment.scalar_subquery()), self.ctx)
@@ -254,7 +261,7 @@ class _Compiler:
             computed = func.min(value.number())
         else:
             computed = func.max(value.number())
-        return select(computed).select_from(table).where(*wanted).scalar_subquery()
+        return _select(table, computed).where(*wanted).scalar_subquery()
 
     def _message(self, condition: MessageCondition) -> ColumnElement[bool]:
         table = message_events.alias()
@@ -296,14 +303,14 @@ class _Compiler:
             return contacts.c.lifecycle_stage.in_([param(s, String()) for s in condition.stages])
         if isinstance(condition, ScoreCondition):
             table = contact_scores.alias()
-            score = select(table.c.score).where(
+            score = _select(table, table.c.score).where(
                 *self._owned(table), table.c.model_id == param(condition.model, String())
             )
             value = func.coalesce(score.scalar_subquery(), param(0.0, Float()))
             return test(condition.operator, NumberField(value), self.ctx)
         if isinstance(condition, SubscriptionCondition):
             table = subscriptions.alias()
-            status = select(table.c.status).where(
+            status = _select(table, table.c.status).where(
                 *self._owned(table),
                 table.c.channel == param(condition.channel, String()),
                 table.c.topic == param(condition.topic or "", String()),
