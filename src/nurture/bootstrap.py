@@ -56,15 +56,18 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> Conta
     db = Database(settings.database_url, pool_size=settings.db_pool_size)
     contacts = ContactService(db, clock)
     segments = SegmentService(db, clock)
+    ingest = IngestService(db, clock)
+    audience = AudienceWorker(db, clock, segments, poll=settings.worker_poll_seconds)
+    ingest.on_commit = audience.wake
     return Container(
         settings=settings,
         db=db,
         clock=clock,
         workspaces=WorkspaceService(db, clock, settings.key_cache_seconds),
-        ingest=IngestService(db, clock),
+        ingest=ingest,
         contacts=contacts,
         accounts=AccountService(db, clock),
         imports=ImportService(db, clock),
         segments=segments,
-        audience=AudienceWorker(db, clock, segments, poll=settings.worker_poll_seconds),
+        audience=audience,
     )

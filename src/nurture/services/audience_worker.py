@@ -68,6 +68,7 @@ class AudienceWorker:
         self.batch = batch
         self.poll = poll
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     # running
@@ -91,6 +92,9 @@ class AudienceWorker:
             stats.entered += result.entered
             stats.exited += result.exited
         now = self.clock.now()
+        with self.db.read() as conn:
+            if not queue.has_work(conn, now):
+                return stats  # an idle poll never takes the write lock
         with self.db.write() as conn:
             changes = queue.claim_changes(conn, self.batch)
             timers = queue.claim_due_timers(conn, now, self.batch)
@@ -119,12 +123,17 @@ class AudienceWorker:
         self._thread = threading.Thread(target=self.run_forever, name="nurture-audience", daemon=True)
         self._thread.start()
 
+    def wake(self) -> None:
+        """New work was committed in this process: look now instead of at the next poll."""
+        self._wake.set()
+
     def request_stop(self) -> None:
         """Ask `run_forever` to return after the batch in progress (signal handlers call this)."""
         self._stop.set()
+        self._wake.set()
 
     def stop(self) -> None:
-        self._stop.set()
+        self.request_stop()
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
@@ -140,7 +149,8 @@ class AudienceWorker:
                 self._stop.wait(max(self.poll, 1.0))
                 continue
             if stats.idle:
-                self._stop.wait(self.poll)
+                self._wake.wait(self.poll)
+                self._wake.clear()
             else:
                 log.debug("audience batch", **stats.__dict__)
         log.info("audience worker stopped")

@@ -7,7 +7,7 @@ requests share a transaction (group commit); each still gets the outcome it woul
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -53,6 +53,8 @@ class IngestService:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
         self.clock = clock
+        # called after a commit that stored events (the embedded worker wakes up instead of polling)
+        self.on_commit: Callable[[], None] | None = None
         self._group: GroupCommitter[_Request, IngestResult] = GroupCommitter(
             self.store,
             lambda request: len(request.items),
@@ -81,6 +83,12 @@ class IngestService:
     def store(self, requests: Sequence[_Request]) -> list[IngestResult | Exception]:
         """Store requests in one transaction, in order, as if one after the other. If that fails and
         there are several, each is stored alone, so one request's failure is only its own."""
+        results = self._store(requests)
+        if self.on_commit is not None and any(not isinstance(r, Exception) and r.stored for r in results):
+            self.on_commit()
+        return results
+
+    def _store(self, requests: Sequence[_Request]) -> list[IngestResult | Exception]:
         try:
             return list(self._store_together(requests))
         except Exception as exc:

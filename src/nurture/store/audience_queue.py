@@ -38,6 +38,15 @@ class DueTimer:
     due_at: datetime
 
 
+def has_work(conn: Connection, now: datetime) -> bool:
+    """Whether any change is queued or any timer is due (a cheap read before taking the write lock)."""
+    queued = conn.execute(select(q.c.id).limit(1)).first()
+    return (
+        queued is not None
+        or conn.execute(select(t.c.due_at).where(t.c.due_at <= now).limit(1)).first() is not None
+    )
+
+
 def claim_changes(conn: Connection, limit: int) -> list[QueuedChange]:
     """Up to `limit` queued changes no other transaction holds, oldest first where it is cheap."""
     query = (
