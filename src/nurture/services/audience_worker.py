@@ -107,12 +107,16 @@ class AudienceWorker:
                 by_workspace[change.workspace_id][0].append(change)
             for timer in timers:
                 by_workspace[timer.workspace_id][1].append(timer)
-            queue.delete_timers(conn, timers)  # before evaluating, which sets the next ones
             for workspace_id in sorted(by_workspace):
                 ws_changes, ws_timers = by_workspace[workspace_id]
-                stats.add(self._workspace(conn, workspace_id, ws_changes, ws_timers, now))
-            queue.delete_changes(conn, changes)
-        stats.changes, stats.timers = len(changes), len(timers)
+                plan = SegmentPlan.of(store.all_segments(conn, workspace_id, active_only=True))
+                if not store.try_share_segments(conn, workspace_id, plan.segments):
+                    continue  # a recompute holds a segment: this work stays queued for the next batch
+                queue.delete_timers(conn, ws_timers)  # before evaluating, which sets the next ones
+                stats.add(self._workspace(conn, workspace_id, plan, ws_changes, ws_timers, now))
+                queue.delete_changes(conn, ws_changes)
+                stats.changes += len(ws_changes)
+                stats.timers += len(ws_timers)
         return stats
 
     def start(self) -> None:
@@ -161,11 +165,11 @@ class AudienceWorker:
         self,
         conn: Connection,
         workspace_id: str,
+        plan: SegmentPlan,
         changes: list[queue.QueuedChange],
         timers: list[queue.DueTimer],
         now: datetime,
     ) -> WorkerStats:
-        plan = SegmentPlan.of(store.all_segments(conn, workspace_id, active_only=True))
         everything = set(plan.segments)
         todo: dict[str, set[str]] = defaultdict(set)
         merged_away: dict[str, set[str]] = defaultdict(set)  # survivor → ids merged into it
@@ -178,7 +182,6 @@ class AudienceWorker:
             todo[timer.contact_id].add(timer.segment_id)
         gone = self._follow_merges(conn, workspace_id, todo, merged_away, everything)
         store.lock_contacts(conn, workspace_id, [*todo, *gone])
-        store.lock_segments(conn, workspace_id, everything, shared=True)
         needed = set().union(*todo.values()) if todo else set()
         views = load_views(conn, workspace_id, todo, plan.needs(needed))
         gone |= set(todo) - set(views)

@@ -153,7 +153,7 @@ class SegmentService:
                 values["status"] = status.value
                 if status is SegmentStatus.ARCHIVED:
                     self._check_unreferenced(conn, workspace_id, segment_id, "archive")
-                    store.lock_segments(conn, workspace_id, [segment_id], shared=False)
+                    store.lock_segments(conn, workspace_id, [segment_id])
                     store.close_segment(conn, workspace_id, segment_id, now)
                     queue.delete_segment_timers(conn, workspace_id, segment_id)
                 else:
@@ -171,7 +171,7 @@ class SegmentService:
         with self.db.write() as conn:
             self._get(conn, workspace_id, segment_id)
             self._check_unreferenced(conn, workspace_id, segment_id, "delete")
-            store.lock_segments(conn, workspace_id, [segment_id], shared=False)
+            store.lock_segments(conn, workspace_id, [segment_id])
             store.delete_segment(conn, workspace_id, segment_id)
 
     # members
@@ -228,7 +228,7 @@ class SegmentService:
             plan = SegmentPlan.of(store.all_segments(conn, workspace_id, active_only=True))
             graph = {s: frozenset(plan.refs[s].segment_ids) for s in plan.segments}
             chain = [s for s in dependency_order(graph) if s in with_dependencies(graph, {segment_id})]
-            store.lock_segments(conn, workspace_id, chain, shared=False)
+            store.lock_segments(conn, workspace_id, chain)
             result = RecomputeResult(0, 0, 0)
             for current_id in chain:
                 result = self._recompute_one(conn, workspace_id, plan, current_id, now)
@@ -292,14 +292,9 @@ class SegmentService:
     ) -> None:
         if next(segment_references(condition), None) is None:
             return
-        others = {
-            s.id: frozenset(t for _, t in segment_references(s.condition))
-            for s in store.all_segments(conn, workspace_id)
-            if s.id != segment_id
-        }
-        archived = frozenset(
-            s.id for s in store.all_segments(conn, workspace_id) if s.status is SegmentStatus.ARCHIVED
-        )
+        stored = [s for s in store.all_segments(conn, workspace_id) if s.id != segment_id]
+        others = {s.id: frozenset(t for _, t in segment_references(s.condition)) for s in stored}
+        archived = frozenset(s.id for s in stored if s.status is SegmentStatus.ARCHIVED)
         check_segment_references(segment_id, condition, others, archived)
 
     @staticmethod

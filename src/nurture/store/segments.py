@@ -12,7 +12,7 @@ from sqlalchemy import Connection, and_, bindparam, delete, func, or_, select, u
 from nurture.domain.conditions.parsing import parse_condition
 from nurture.domain.segments import Membership, Segment, SegmentStatus
 from nurture.store.schema import contact_merges, segment_memberships, segment_timers, segments
-from nurture.store.sql import PerDialect, execute_many, in_chunks, lock_keys, one_of
+from nurture.store.sql import PerDialect, execute_many, in_chunks, lock_keys, one_of, try_lock_keys_shared
 
 m = segment_memberships
 
@@ -102,9 +102,15 @@ def lock_contacts(conn: Connection, workspace_id: str, contact_ids: Iterable[str
     lock_keys(conn, (f"{workspace_id}:audience:{c}" for c in contact_ids))
 
 
-def lock_segments(conn: Connection, workspace_id: str, segment_ids: Iterable[str], *, shared: bool) -> None:
-    """Live evaluation holds segments shared; a full recompute holds its segments exclusively."""
-    lock_keys(conn, (f"{workspace_id}:segment:{s}" for s in segment_ids), shared=shared)
+def lock_segments(conn: Connection, workspace_id: str, segment_ids: Iterable[str]) -> None:
+    """A full recompute (or archive, delete) holds its segments exclusively."""
+    lock_keys(conn, (f"{workspace_id}:segment:{s}" for s in segment_ids))
+
+
+def try_share_segments(conn: Connection, workspace_id: str, segment_ids: Iterable[str]) -> bool:
+    """Live evaluation holds segments shared; False while one is being recomputed (then the live
+    path leaves its work queued rather than wait, so the two never wait on each other)."""
+    return try_lock_keys_shared(conn, (f"{workspace_id}:segment:{s}" for s in segment_ids))
 
 
 # ---- memberships ----

@@ -125,6 +125,20 @@ def lock_keys(conn: Connection, keys: Iterable[str], *, shared: bool = False) ->
         conn.execute(_LOCK_SHARED if shared else _LOCK, {"keys": numbers})
 
 
+def try_lock_keys_shared(conn: Connection, keys: Iterable[str]) -> bool:
+    """Take shared transaction locks on `keys` if no one holds one exclusively; False otherwise (the
+    caller should leave that work for later instead of waiting). Always True on SQLite."""
+    if conn.dialect.name != "postgresql":
+        return True
+    numbers = sorted({_lock_number(key) for key in keys})
+    if not numbers:
+        return True
+    return bool(conn.execute(_TRY_SHARED, {"keys": numbers}).scalar())
+
+
+_TRY_SHARED = text(
+    "SELECT bool_and(pg_try_advisory_xact_lock_shared(k)) FROM unnest(CAST(:keys AS bigint[])) AS k"
+)
 _LOCK = text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k")
 _LOCK_SHARED = text(
     "SELECT pg_advisory_xact_lock_shared(k) FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k"
