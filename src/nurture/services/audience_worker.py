@@ -19,6 +19,7 @@ from sqlalchemy import Connection
 
 from nurture.domain.activities import ChangeKind
 from nurture.domain.audience import Change, can_affect
+from nurture.domain.errors import Conflict, NotFound
 from nurture.services.clock import Clock
 from nurture.services.memberships import MembershipWriter, SegmentPlan, evaluate_contact
 from nurture.services.segments import SegmentService
@@ -87,7 +88,10 @@ class AudienceWorker:
         """One batch."""
         stats = WorkerStats()
         for workspace_id, segment_id in self.segments.due_for_recompute(limit=1):
-            result = self.segments.recompute(workspace_id, segment_id)
+            try:
+                result = self.segments.recompute(workspace_id, segment_id, only_if_due=True)
+            except (NotFound, Conflict):
+                continue  # deleted or archived meanwhile
             stats.recomputed += 1
             stats.entered += result.entered
             stats.exited += result.exited

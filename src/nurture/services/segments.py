@@ -217,9 +217,10 @@ class SegmentService:
         with self.db.read() as conn:
             return store.due_for_recompute(conn, limit)
 
-    def recompute(self, workspace_id: str, segment_id: str) -> RecomputeResult:
+    def recompute(self, workspace_id: str, segment_id: str, *, only_if_due: bool = False) -> RecomputeResult:
         """Evaluate the segment for every contact (the segments it refers to first) and write the
-        difference with the current members as entries and exits."""
+        difference with the current members as entries and exits. `only_if_due`: do nothing when
+        another process has done it meanwhile (workers)."""
         now = self.clock.now()
         with self.db.write() as conn:
             target = self._get(conn, workspace_id, segment_id)
@@ -229,6 +230,9 @@ class SegmentService:
             graph = {s: frozenset(plan.refs[s].segment_ids) for s in plan.segments}
             chain = [s for s in dependency_order(graph) if s in with_dependencies(graph, {segment_id})]
             store.lock_segments(conn, workspace_id, chain)
+            locked = store.get_segment(conn, workspace_id, segment_id)
+            if only_if_due and (locked is None or locked.recomputed_at is not None):
+                return RecomputeResult(0, 0, 0)
             result = RecomputeResult(0, 0, 0)
             for current_id in chain:
                 result = self._recompute_one(conn, workspace_id, plan, current_id, now)
@@ -247,8 +251,8 @@ class SegmentService:
             writer.exit(segment_id, contact_id)
         result = RecomputeResult(len(writer.entered), len(writer.exited), len(wanted))
         writer.flush(conn)
+        queue.delete_segment_timers(conn, workspace_id, segment_id)
         if references(segment.condition).time_relative:
-            queue.delete_segment_timers(conn, workspace_id, segment_id)
             scan_timers(conn, workspace_id, plan, segment_id, now)
         store.update_segment(conn, workspace_id, segment_id, {"recomputed_at": now})
         return result
