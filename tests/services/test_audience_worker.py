@@ -4,6 +4,7 @@ time-relative conditions exactly when they can change. Real databases, a manual 
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from nurture.bootstrap import Container
 from nurture.domain.activities import ActivityKind, ChangeKind
 from nurture.domain.tracking import parse_batch
+from nurture.services.audience_worker import AudienceWorker
 from nurture.services.clock import ManualClock
 from nurture.services.contacts import ContactInput
 from nurture.services.workspaces import NewWorkspace
@@ -319,3 +321,40 @@ def test_changing_an_account_moves_every_contact_of_it(container: Container, wor
     container.accounts.delete(ws, account.id)
     container.audience.run_once()
     assert members(container, ws, big.id) == set()
+
+
+def test_several_workers_share_the_queue_without_doing_anything_twice(
+    container: Container, workspace: NewWorkspace, clock: ManualClock
+) -> None:
+    ws = workspace.id
+    active = segment(container, ws, "Active", LOGIN_30)
+    pro = segment(container, ws, "Pro", PRO)
+    for n in range(60):
+        track(container, ws, f"u{n}", "Login")
+        ingest(
+            container,
+            ws,
+            {"type": "identify", "userId": f"u{n}", "traits": {"plan": "pro" if n % 2 else "free"}},
+        )
+    workers = [AudienceWorker(container.db, container.clock, container.segments, batch=7) for _ in range(3)]
+    with ThreadPoolExecutor(3) as pool:
+        done = list(pool.map(lambda w: w.run_once(), workers))
+    assert sum(stats.changes for stats in done) > 0
+    container.audience.run_once()  # whatever a worker left for later
+    assert len(members(container, ws, active.id)) == 60
+    assert len(members(container, ws, pro.id)) == 30
+    assert count(container, segment_memberships, ws) == 90  # one stay each: nobody entered twice
+    assert len(entered_activities(container, ws)) == 90
+
+    clock.advance(timedelta(days=31))
+    with ThreadPoolExecutor(3) as pool:
+        list(pool.map(lambda w: w.run_once(), workers))
+    container.audience.run_once()
+    assert members(container, ws, active.id) == set()
+    assert count(container, pending_changes, ws) == 0
+
+
+def entered_activities(container: Container, workspace_id: str) -> list[str]:
+    with container.db.read() as conn:
+        found = activity_store.listing(conn, workspace_id, limit=1000, kinds=[ActivityKind.SEGMENT_ENTERED])
+    return [a.contact_id for a in found]

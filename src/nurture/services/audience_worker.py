@@ -116,11 +116,7 @@ class AudienceWorker:
                 plan = SegmentPlan.of(store.all_segments(conn, workspace_id, active_only=True))
                 if not store.try_share_segments(conn, workspace_id, plan.segments):
                     continue  # a recompute holds a segment: this work stays queued for the next batch
-                queue.delete_timers(conn, ws_timers)  # before evaluating, which sets the next ones
                 stats.add(self._workspace(conn, workspace_id, plan, ws_changes, ws_timers, now))
-                queue.delete_changes(conn, ws_changes)
-                stats.changes += len(ws_changes)
-                stats.timers += len(ws_timers)
         return stats
 
     def start(self) -> None:
@@ -174,55 +170,62 @@ class AudienceWorker:
         timers: list[queue.DueTimer],
         now: datetime,
     ) -> WorkerStats:
+        """Evaluate one workspace's share of the batch and delete the rows it dealt with. Work for a
+        contact another transaction holds stays queued: workers never wait for each other."""
+        # ids merged away since their rows were queued: the work is the survivor's
+        owners = merged_into(
+            conn, workspace_id, {c.contact_id for c in changes} | {t.contact_id for t in timers}
+        )
+
+        def owner(contact_id: str) -> str:
+            return owners.get(contact_id, contact_id)
+
+        merge_names = {c.name for c in changes if c.kind == ChangeKind.MERGE and c.name}
+        wanted = {owner(c.contact_id) for c in changes} | {owner(t.contact_id) for t in timers}
+        locked = store.try_lock_contacts(conn, workspace_id, wanted | set(owners) | merge_names)
+        changes = [
+            c
+            for c in changes
+            if owner(c.contact_id) in locked and (c.kind != ChangeKind.MERGE or c.name in locked)
+        ]
+        timers = [t for t in timers if owner(t.contact_id) in locked]
+        queue.delete_timers(conn, timers)  # before evaluating, which sets the next ones
         everything = set(plan.segments)
         todo: dict[str, set[str]] = defaultdict(set)
-        merged_away: dict[str, set[str]] = defaultdict(set)  # survivor → ids merged into it
         for item in changes:
-            change = Change(item.kind, item.name)
-            if item.kind == ChangeKind.MERGE and item.name:
-                merged_away[item.contact_id].add(item.name)
-            todo[item.contact_id] |= {s for s in everything if can_affect(plan.refs[s], change)}
+            if item.kind == ChangeKind.MERGE or item.contact_id in owners:
+                todo[owner(item.contact_id)] = set(everything)  # what the merged profile held is new here
+            else:
+                change = Change(item.kind, item.name)
+                todo[item.contact_id] |= {s for s in everything if can_affect(plan.refs[s], change)}
         for timer in timers:
-            todo[timer.contact_id].add(timer.segment_id)
-        gone = self._follow_merges(conn, workspace_id, todo, merged_away, everything)
-        store.lock_contacts(conn, workspace_id, [*todo, *gone])
+            if timer.contact_id in owners:
+                todo[owner(timer.contact_id)] = set(everything)
+            else:
+                todo[timer.contact_id].add(timer.segment_id)
         needed = set().union(*todo.values()) if todo else set()
         views = load_views(conn, workspace_id, todo, plan.needs(needed))
+        gone = {m for m in owners if m in locked} | {
+            c.name for c in changes if c.kind == ChangeKind.MERGE and c.name
+        }
         gone |= set(todo) - set(views)
         if gone:
             # ids that no longer exist (merged away or erased) leave every segment, without activities:
             # a survivor is evaluated below and enters what it belongs to
             store.close_contacts(conn, workspace_id, sorted(gone), now)
-            queue.delete_contact_timers(conn, workspace_id, sorted(gone))
+            queue.forget_contacts(conn, workspace_id, sorted(gone), changes=False)
         reason = "live" if changes else "time"
         writer = MembershipWriter(workspace_id, now, reason, {s.id: s.name for s in plan.segments.values()})
         for contact_id in sorted(views):
             evaluate_contact(views[contact_id], todo[contact_id], plan, now, writer)
         stats = WorkerStats(
+            changes=len(changes),
+            timers=len(timers),
             contacts=len(views),
             evaluated=len(writer.timers),
             entered=len(writer.entered),
             exited=len(writer.exited),
         )
         writer.flush(conn)
+        queue.delete_changes(conn, changes)
         return stats
-
-    @staticmethod
-    def _follow_merges(
-        conn: Connection,
-        workspace_id: str,
-        todo: dict[str, set[str]],
-        merged_away: dict[str, set[str]],
-        everything: set[str],
-    ) -> set[str]:
-        """Move work for contacts that were merged away to their survivor (re-evaluated in full); returns
-        every id that no longer exists as itself."""
-        gone = {merged for group in merged_away.values() for merged in group}
-        survivors = merged_into(conn, workspace_id, todo)
-        for merged, into in survivors.items():
-            todo.pop(merged, None)
-            todo[into] = set(everything)
-            gone.add(merged)
-        for survivor in merged_away:
-            todo[survivor] = set(everything)
-        return gone

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, delete, select
 
 from nurture.store.schema import pending_changes, segment_timers
-from nurture.store.sql import execute_many
+from nurture.store.sql import execute_many, try_lock_each
 
 q = pending_changes
 t = segment_timers
@@ -65,7 +65,11 @@ def delete_changes(conn: Connection, claimed: Sequence[QueuedChange]) -> None:
 
 
 def claim_due_timers(conn: Connection, now: datetime, limit: int) -> list[DueTimer]:
-    """Up to `limit` timers due at `now`, earliest first (the index on `due_at` serves this)."""
+    """Up to `limit` timers due at `now`, earliest first (the index on `due_at` serves this). One
+    transaction at a time holds claimed timers: two workers each holding timers of contacts the
+    other is evaluating could otherwise wait on each other when they replace those timers."""
+    if not try_lock_each(conn, ["audience:timers"]):
+        return []
     query = (
         select(t.c.workspace_id, t.c.segment_id, t.c.contact_id, t.c.due_at)
         .where(t.c.due_at <= now)
@@ -103,10 +107,6 @@ def delete_timers(conn: Connection, timers: Sequence[DueTimer]) -> None:
     execute_many(conn, _delete_timer, rows)
 
 
-def delete_contact_timers(conn: Connection, workspace_id: str, contact_ids: Sequence[str]) -> None:
-    conn.execute(delete(t).where(t.c.workspace_id == workspace_id, t.c.contact_id.in_(contact_ids)))
-
-
 def delete_segment_timers(conn: Connection, workspace_id: str, segment_id: str) -> None:
     conn.execute(delete(t).where(t.c.workspace_id == workspace_id, t.c.segment_id == segment_id))
 
@@ -121,15 +121,19 @@ def timers_of(conn: Connection, workspace_id: str, contact_id: str) -> dict[str,
     return {str(s): due for s, due in rows}
 
 
-def forget_contacts(conn: Connection, workspace_id: str, contact_ids: Sequence[str]) -> None:
-    """Erase: drop the contacts' queued changes and timers. Rows a worker holds are skipped (waiting
-    for them could deadlock); that worker finds the contacts gone and drops them itself."""
-    changes = conn.execute(
-        select(q.c.id)
-        .where(q.c.workspace_id == workspace_id, q.c.contact_id.in_(contact_ids))
-        .with_for_update(skip_locked=True)
-    ).scalars()
-    execute_many(conn, _delete_change, [{"w_id": workspace_id, "c_id": c} for c in changes])
+def forget_contacts(
+    conn: Connection, workspace_id: str, contact_ids: Sequence[str], *, changes: bool = True
+) -> None:
+    """Drop the timers (and queued changes) of contacts that no longer exist. Rows another
+    transaction holds are skipped (waiting for them could deadlock); whoever holds them finds the
+    contacts gone and drops them itself."""
+    if changes:
+        queued = conn.execute(
+            select(q.c.id)
+            .where(q.c.workspace_id == workspace_id, q.c.contact_id.in_(contact_ids))
+            .with_for_update(skip_locked=True)
+        ).scalars()
+        execute_many(conn, _delete_change, [{"w_id": workspace_id, "c_id": c} for c in queued])
     timers = conn.execute(
         select(t.c.segment_id, t.c.contact_id)
         .where(t.c.workspace_id == workspace_id, t.c.contact_id.in_(contact_ids))

@@ -12,7 +12,15 @@ from sqlalchemy import Connection, and_, bindparam, delete, func, or_, select, u
 from nurture.domain.conditions.parsing import parse_condition
 from nurture.domain.segments import Membership, Segment, SegmentStatus
 from nurture.store.schema import contact_merges, segment_memberships, segment_timers, segments
-from nurture.store.sql import PerDialect, execute_many, in_chunks, lock_keys, one_of, try_lock_keys_shared
+from nurture.store.sql import (
+    PerDialect,
+    execute_many,
+    in_chunks,
+    lock_keys,
+    one_of,
+    try_lock_each,
+    try_lock_keys_shared,
+)
 
 m = segment_memberships
 
@@ -100,6 +108,13 @@ def delete_segment(conn: Connection, workspace_id: str, segment_id: str) -> None
 def lock_contacts(conn: Connection, workspace_id: str, contact_ids: Iterable[str]) -> None:
     """One transaction at a time changes a contact's memberships (worker, erase)."""
     lock_keys(conn, (f"{workspace_id}:audience:{c}" for c in contact_ids))
+
+
+def try_lock_contacts(conn: Connection, workspace_id: str, contact_ids: Iterable[str]) -> set[str]:
+    """Lock whichever contacts no other transaction holds; returns their ids. Workers never wait for
+    each other: a contact another worker holds is left for a later batch."""
+    keys = {f"{workspace_id}:audience:{c}": c for c in contact_ids}
+    return {keys[k] for k in try_lock_each(conn, keys)}
 
 
 def lock_segments(conn: Connection, workspace_id: str, segment_ids: Iterable[str]) -> None:

@@ -136,6 +136,20 @@ def try_lock_keys_shared(conn: Connection, keys: Iterable[str]) -> bool:
     return bool(conn.execute(_TRY_SHARED, {"keys": numbers}).scalar())
 
 
+def try_lock_each(conn: Connection, keys: Iterable[str]) -> set[str]:
+    """Take exclusive transaction locks on whichever of `keys` no one else holds; returns those taken
+    (all of them on SQLite, whose writer excludes everyone anyway)."""
+    wanted = sorted(set(keys))
+    if conn.dialect.name != "postgresql" or not wanted:
+        return set(wanted)
+    by_number = {_lock_number(key): key for key in wanted}
+    rows = conn.execute(_TRY_EACH, {"keys": sorted(by_number)})
+    return {by_number[number] for number, taken in rows if taken}
+
+
+_TRY_EACH = text(
+    "SELECT k, pg_try_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k"
+)
 _TRY_SHARED = text(
     "SELECT bool_and(pg_try_advisory_xact_lock_shared(k)) FROM unnest(CAST(:keys AS bigint[])) AS k"
 )
