@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from nurture.services.accounts import AccountService
 from nurture.services.activities import ActivityService
+from nurture.services.audience_worker import AudienceWorker
 from nurture.services.catalog import CatalogService
 from nurture.services.clock import Clock, SystemClock
 from nurture.services.contacts import ContactService
@@ -16,6 +17,7 @@ from nurture.services.lists import ListService
 from nurture.services.owners import OwnerService
 from nurture.services.routing_rules import RoutingService
 from nurture.services.scoring_models import ScoringService
+from nurture.services.segments import SegmentService
 from nurture.services.subscriptions import SubscriptionService
 from nurture.services.tags import TagService
 from nurture.services.templates import TemplateService
@@ -47,6 +49,8 @@ class Container:
     scoring: ScoringService
     lifecycle: LifecycleStages
     templates: TemplateService
+    segments: SegmentService
+    audience: AudienceWorker
 
     def migrate(self) -> None:
         upgrade(self.db)
@@ -61,6 +65,7 @@ class Container:
         return True
 
     def close(self) -> None:
+        self.audience.stop()
         self.ingest.close()
         self.db.dispose()
 
@@ -70,12 +75,16 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> Conta
     clock = clock or SystemClock()
     db = Database(settings.database_url, pool_size=settings.db_pool_size)
     contacts = ContactService(db, clock)
+    segments = SegmentService(db, clock)
+    ingest = IngestService(db, clock)
+    audience = AudienceWorker(db, clock, segments, poll=settings.worker_poll_seconds)
+    ingest.on_commit = audience.wake
     return Container(
         settings=settings,
         db=db,
         clock=clock,
         workspaces=WorkspaceService(db, clock, settings.key_cache_seconds),
-        ingest=IngestService(db, clock),
+        ingest=ingest,
         contacts=contacts,
         accounts=AccountService(db, clock),
         catalog=CatalogService(db, clock),
@@ -89,4 +98,6 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> Conta
         scoring=ScoringService(db, clock),
         lifecycle=LifecycleStages(db, clock),
         templates=TemplateService(db, clock),
+        segments=segments,
+        audience=audience,
     )

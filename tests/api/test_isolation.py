@@ -64,6 +64,7 @@ class Acme:
     owners: list[str] = field(default_factory=list)
     rules: list[str] = field(default_factory=list)
     models: list[str] = field(default_factory=list)
+    segments: list[str] = field(default_factory=list)
     messaging: dict[str, str] = field(default_factory=dict)  # template, layout, snippet ids
     people: Iterator[int] = field(default_factory=lambda: itertools.cycle(range(1, PEOPLE)))
 
@@ -77,6 +78,7 @@ class Acme:
             *self.rules,
             *self.models,
             *self.messaging.values(),
+            *self.segments,
         ]
 
 
@@ -90,7 +92,9 @@ def person(n: int) -> dict[str, str]:
 
 
 @pytest.fixture
-def acme(client: TestClient, workspace: NewWorkspace, other_workspace: NewWorkspace) -> Acme:
+def acme(
+    container: Container, client: TestClient, workspace: NewWorkspace, other_workspace: NewWorkspace
+) -> Acme:
     """A's data, sent through A's write key: people with events and accounts, and one merged-away id."""
     batch: list[dict[str, Any]] = [
         {"type": "track", "anonymousId": "acme-visitor", "event": "Viewed Pricing"}
@@ -127,6 +131,17 @@ def acme(client: TestClient, workspace: NewWorkspace, other_workspace: NewWorksp
     scores = f"/api/v1/contacts/{contacts[0]}/scores/{model.json()['id']}"
     scored = client.post(scores, headers=admin, json=points)
     assert scored.status_code == 200, scored.text
+    segments = []
+    for name, condition in (
+        ("Signed up", {"type": "event", "name": "Signed Up"}),
+        (
+            "Acme plan",
+            {"type": "attribute", "field": "attributes.plan", "operator": {"op": "equals", "value": "acme"}},
+        ),
+    ):
+        response = client.post("/api/v1/segments", headers=admin, json={"name": name, "condition": condition})
+        assert response.status_code == 201, response.text
+        segments.append(response.json()["id"])
     acme = Acme(
         workspace,
         contacts,
@@ -134,8 +149,12 @@ def acme(client: TestClient, workspace: NewWorkspace, other_workspace: NewWorksp
         accounts,
         models=[model.json()["id"]],
         messaging=messaging(client, admin),
+        segments=segments,
     )
-    return _with_audiences(client, acme)
+    acme = _with_audiences(client, acme)
+    container.audience.run_once()  # memberships, activities and timers of A exist too
+    assert client.get(f"/api/v1/segments/{segments[0]}", headers=admin).json()["member_count"] == PEOPLE
+    return acme
 
 
 def _with_audiences(client: TestClient, acme: Acme) -> Acme:
@@ -242,6 +261,10 @@ def create_call(path: str, acme: Acme) -> dict[str, Any]:
         return {"json": {**SCORING_MODEL, "name": f"Mallory {p['user']}"}}
     if path == "/api/v1/lifecycle-stages":
         return {"json": {"stages": ["mark", "lead", "mql", "sql"]}}
+    if path == "/api/v1/segments":
+        return {"json": {"name": "Signed up", "condition": {"type": "event", "name": "Signed Up"}}}
+    if path == "/api/v1/segments/preview":
+        return {"json": {"condition": {"type": "event", "name": "Signed Up"}}}
     if path == "/api/v1/imports/contacts":
         return {
             "content": f"email,user_id,first_name\n{p['email']},{p['user']},Mallory\n".encode(),
@@ -298,6 +321,7 @@ def path_values(path: str, acme: Acme) -> list[str]:
         "layout_id": [acme.messaging["layout"]],
         "snippet_id": [acme.messaging["snippet"]],
         "version": ["1", "2"],
+        "segment_id": acme.segments,
     }
     paths = [path]
     for name in re.findall(r"{(\w+)}", path):
@@ -321,6 +345,7 @@ CHANGE_BODIES: dict[str, dict[str, Any]] = {
     "templates": TEMPLATE_BODY,
     "layouts": {"name": "Acme brand", "body": "<p>Mallory {{ content }}</p>"},
     "snippets": {"name": "footer", "body": "Mallory"},
+    "segments": {"name": "Mallory", "condition": {"type": "event", "name": "Intruded"}},
 }
 LIST_FILTERS = {
     "/api/v1/contacts": [
@@ -334,6 +359,7 @@ LIST_FILTERS = {
     "/api/v1/accounts": [{}, {"group_id": "acme-team-0"}, {"q": "acme"}],
     "/api/v1/activities": [{}, {"kind": "list_added"}, {"kind": "owner_assigned,tag_added"}],
     "/api/v1/owners": [{}, {"active": "true"}],
+    "/api/v1/segments": [{}, {"status": "active"}],
 }
 
 
@@ -411,18 +437,18 @@ def test_without_credentials_or_with_the_wrong_kind_of_key_every_private_route_a
         for how, credentials in attempts.items():
             if (not tracking and how == "secret key as basic") or (tracking and how == "write key as basic"):
                 continue  # that is the right key for this route
+            url = path
             if tracking:
                 kwargs: dict[str, Any] = {"json": tracking_body(path, acme)}
-            elif method == "POST":
+            elif method == "POST" and "{" not in path:
                 kwargs = create_call(path, acme)
             else:
-                target = path_values(path, acme)[0]
+                url = path_values(path, acme)[0]
                 section = path.split("/")[3]
                 kwargs = {"json": CHANGE_BODIES.get(section, {})} if method in ("PUT", "PATCH") else {}
-                path = target
             kwargs["headers"] = {**kwargs.get("headers", {}), **credentials.get("headers", {})}
-            response = client.request(method, path, auth=credentials.get("auth"), **kwargs)
-            assert response.status_code == 401, (how, method, path, response.text)
+            response = client.request(method, url, auth=credentials.get("auth"), **kwargs)
+            assert response.status_code == 401, (how, method, url, response.text)
             assert leaked(response, acme) == []
             acme.people = iter(range(1, PEOPLE))
     assert snapshot(container, a.id) == before

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from nurture.bootstrap import Container
 from nurture.services.workspaces import NewWorkspace
@@ -16,6 +16,8 @@ from tests.api.admin import Admin, problem
 from tests.conftest import ingest
 
 API = "/api/v1/lists"
+
+AUDIENCE_FIELDS = ["lifecycle_stage", "owner_id"]
 
 
 @pytest.fixture
@@ -33,7 +35,12 @@ def queued(container: Container, workspace_id: str) -> list[tuple[str, str, str]
     with container.db.read() as conn:
         rows = conn.execute(
             select(pending_changes.c.contact_id, pending_changes.c.kind, pending_changes.c.name)
-            .where(pending_changes.c.workspace_id == workspace_id)
+            .where(
+                pending_changes.c.workspace_id == workspace_id,
+                # what this API queues; creating the contacts queued their profile and events too
+                pending_changes.c.kind.in_(["membership", "profile"]),
+                or_(pending_changes.c.kind == "membership", pending_changes.c.name.in_(AUDIENCE_FIELDS)),
+            )
             .order_by(pending_changes.c.id)
         ).all()
     return [tuple(r) for r in rows]

@@ -25,6 +25,7 @@ from nurture.api import (
     problems,
     routing,
     scoring,
+    segments,
     templates,
     tracking,
 )
@@ -70,9 +71,13 @@ class _Observe:
             )
 
 
-def create_app(container: Container) -> FastAPI:
+def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
+    """The app; with `run_worker` the background worker runs in this process while it serves."""
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if run_worker:
+            container.audience.start()
         yield
         container.close()
 
@@ -94,12 +99,14 @@ def create_app(container: Container) -> FastAPI:
         lists,
         activities,
         scoring,
+        segments,
         templates,
         ops,
     ):
         app.include_router(module.router)
     for router in (routing.owners_router, routing.routing_router, routing.assign_router):
         app.include_router(router)
+    app.include_router(segments.contact_router)
     app.add_middleware(tracking.TrackingCors)
     app.add_middleware(_Observe)
     return app
@@ -109,7 +116,7 @@ def create_app_from_env() -> Any:
     """Factory for `uvicorn --factory` (one per worker process), configured from NURTURE_ settings."""
     container = build()
     configure(container.settings.log_level, container.settings.log_json)
-    app = create_app(container)
+    app = create_app(container, run_worker=container.settings.embedded_worker)
     # Everything made so far (modules, routes, the container) lives as long as the process; moving it
     # out of the collector's generations means collections triggered by per-request garbage no
     # longer walk it.

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from nurture.domain.accounts import AccountUpdate, parse_account_traits
+from nurture.domain.activities import ChangeKind
 from nurture.domain.catalog import Entry, EntryKind
 from nurture.domain.contacts import Account, Page
 from nurture.domain.errors import Conflict, NotFound
@@ -19,6 +20,7 @@ from nurture.services.catalog import attribute_entries
 from nurture.services.clock import Clock
 from nurture.services.paging import decode_id_cursor, encode_id_cursor
 from nurture.store import accounts as store
+from nurture.store.activities import change_row, enqueue_changes
 from nurture.store.db import Database
 from nurture.store.ids import new_id
 
@@ -40,6 +42,17 @@ def _apply(account: Account, update: AccountUpdate, now: datetime) -> bool:
 
 def _new_account(group_id: str, now: datetime) -> Account:
     return Account(new_id(), group_id, None, None, {}, now, now)
+
+
+def members_changed(conn: Connection, workspace_id: str, account_ids: Iterable[str], now: datetime) -> None:
+    """Queue an `account` profile change for every contact of these accounts (their account
+    conditions may answer differently now)."""
+    rows = [
+        change_row(workspace_id, contact_id, ChangeKind.PROFILE, now, "account")
+        for account_id in account_ids
+        for contact_id in store.member_ids(conn, workspace_id, account_id)
+    ]
+    enqueue_changes(conn, rows)
 
 
 class AccountBook:
@@ -75,7 +88,9 @@ class AccountBook:
     def flush(self, final_id: Callable[[str], str]) -> None:
         """Write accounts and memberships; `final_id` maps a contact to the one it was merged into."""
         store.insert_accounts(self.conn, self.workspace_id, [self._by_group[g] for g in sorted(self._new)])
-        store.update_accounts(self.conn, self.workspace_id, [self._by_group[g] for g in sorted(self._dirty)])
+        changed = [self._by_group[g] for g in sorted(self._dirty)]
+        store.update_accounts(self.conn, self.workspace_id, changed)
+        members_changed(self.conn, self.workspace_id, [a.id for a in changed], self.now)
         store.add_members(
             self.conn,
             [
@@ -153,11 +168,13 @@ class AccountService:
             _apply(account, update, now)
             account.updated_at = now
             store.update_accounts(conn, workspace_id, [account])
+            members_changed(conn, workspace_id, [account.id], now)
         return account
 
     def delete(self, workspace_id: str, account_id: str) -> None:
         with self.db.write() as conn:
             self._get(conn, workspace_id, account_id)
+            members_changed(conn, workspace_id, [account_id], self.clock.now())
             store.delete_account(conn, workspace_id, account_id)
 
     @staticmethod

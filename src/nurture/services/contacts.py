@@ -27,6 +27,7 @@ from nurture.store import activities as activity_store
 from nurture.store import contacts as store
 from nurture.store import events as event_store
 from nurture.store import lists as list_store
+from nurture.store import segments as segment_store
 from nurture.store import subscriptions as subscription_store
 from nurture.store import suppressions
 from nurture.store import tags as tag_store
@@ -206,6 +207,7 @@ class ContactService:
         now = self.clock.now()
         with self.db.write() as conn:
             contact = self._get(conn, workspace_id, contact_id, follow_merges=True)
+            segment_store.lock_contacts(conn, workspace_id, [contact.id])  # not while the worker has it
             identities = store.identities_of(conn, workspace_id, [contact.id]).get(contact.id, [])
             emails = {value for kind, value in identities if kind == IdentityKind.EMAIL}
             if contact.email:

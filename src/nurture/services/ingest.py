@@ -7,7 +7,7 @@ requests share a transaction (group commit); each still gets the outcome it woul
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from nurture.domain.accounts import AccountUpdate, parse_account_traits
+from nurture.domain.activities import ChangeKind
 from nurture.domain.catalog import Entry
 from nurture.domain.contacts import Contact, IdentityKind
 from nurture.domain.errors import FieldError, Invalid, join_path
@@ -29,6 +30,7 @@ from nurture.services.clock import Clock
 from nurture.services.group_commit import GroupCommitter
 from nurture.services.identity import IdentityGraph
 from nurture.store import events as event_store
+from nurture.store.activities import change_row, enqueue_changes
 from nurture.store.db import Database
 from nurture.store.ids import new_id
 from nurture.store.sql import lock_keys
@@ -54,6 +56,8 @@ class IngestService:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
         self.clock = clock
+        # called after a commit that stored events (the embedded worker wakes up instead of polling)
+        self.on_commit: Callable[[], None] | None = None
         self._group: GroupCommitter[_Request, IngestResult] = GroupCommitter(
             self.store,
             lambda request: len(request.items),
@@ -82,6 +86,12 @@ class IngestService:
     def store(self, requests: Sequence[_Request]) -> list[IngestResult | Exception]:
         """Store requests in one transaction, in order, as if one after the other. If that fails and
         there are several, each is stored alone, so one request's failure is only its own."""
+        results = self._store(requests)
+        if self.on_commit is not None and any(not isinstance(r, Exception) and r.stored for r in results):
+            self.on_commit()
+        return results
+
+    def _store(self, requests: Sequence[_Request]) -> list[IngestResult | Exception]:
         try:
             return list(self._store_together(requests))
         except Exception as exc:
@@ -231,18 +241,31 @@ class _Ingest:
                 contact = self._contact_for(item)
                 self.graph.seen(contact, min(item.times.timestamp, self.received_at))
                 pending.append((item.row, contact))
-        self.graph.flush()
+        self.graph.flush(queue_changes=False)
         self.accounts.flush(self.graph.final_id)
         rows = []
         for row, contact in pending:
             row["contact_id"] = self.graph.final_id(contact.id)
             rows.append(row)
         stored = event_store.insert_events(self.conn, rows)
-        seen: set[Entry] = set()
+        written: set[Entry] = set()
         for row in rows:
             if row["type"] == "track":
-                seen |= event_entries(row["name"], row["properties"])
-        catalog.record(self.conn, self.workspace_id, seen, self.received_at)
+                written |= event_entries(row["name"], row["properties"])
+        catalog.record(self.conn, self.workspace_id, written, self.received_at)
+        # the audience worker's queue: profile changes and one row per (contact, event name), in one go
+        changes = self.graph.take_changes()
+        seen: set[tuple[str, str | None]] = set()
+        for row in reversed(rows):  # the latest event of each name; conditions read track events only
+            key = (row["contact_id"], row["name"] if row["type"] == MessageType.TRACK.value else None)
+            if key not in seen:
+                seen.add(key)
+                changes.append(
+                    change_row(
+                        self.workspace_id, key[0], ChangeKind.EVENT, self.received_at, key[1], row["id"]
+                    )
+                )
+        enqueue_changes(self.conn, changes)
         if len(requests) == 1:
             return [stored]
         return [len(fresh) for fresh in fresh_by_request]
@@ -263,6 +286,7 @@ class _Ingest:
         self._fill_from_context(contact, message.context)
         if item.account is not None and message.groupId:
             self.accounts.group(contact.id, message.groupId, item.account)
+            self.graph.changed(contact, "account")
         return contact
 
     def _alias(self, message: TrackingMessage) -> Contact:
@@ -289,6 +313,7 @@ class _Ingest:
                     setattr(contact, name, normalize(value))
                 except ValueError:
                     continue
+                self.graph.changed(contact, name)
                 contact.updated_at = self.received_at
                 self.graph.touch(contact)
 

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Row, String, and_, bindparam, case, cast, del
 
 from nurture.domain.contacts import Contact, IdentityKind
 from nurture.domain.subscriptions import merge_winner
-from nurture.store import scoring
+from nurture.store import audience_queue, scoring
 from nurture.store import subscriptions as subscription_store
 from nurture.store.schema import (
     account_members,
@@ -23,6 +23,7 @@ from nurture.store.schema import (
     events,
     list_members,
     pending_changes,
+    segment_memberships,
     subscriptions,
 )
 from nurture.store.sql import PerDialect, contains_pattern, execute_many, in_chunks, insert_ignore, one_of
@@ -214,9 +215,13 @@ def move_contact_rows(
 ) -> None:
     """Point everything of `source_id` at `target_id` and delete the source (profile fields are the
     caller's job, except the stage and owner, which the target takes from the source only when it has
-    none). Every per-contact table must be listed here."""
+    none). Every per-contact table must be listed here.
+
+    Segment stays, timers and queued changes of the source are the audience worker's: it follows
+    `contact_merges`, ends the source's stays (history keeps them under the source id) and evaluates
+    the survivor."""
     _fill_stage_and_owner(conn, workspace_id, source_id, target_id)
-    for table in (contact_identities, events, activities, pending_changes):
+    for table in (contact_identities, events, activities):
         conn.execute(
             update(table)
             .where(table.c.workspace_id == workspace_id, table.c.contact_id == source_id)
@@ -433,7 +438,8 @@ def _attribute_text(conn: Connection, name: str) -> Any:
 
 def delete_contact_rows(conn: Connection, workspace_id: str, contact_id: str) -> None:
     """Erase a contact: events, identities, memberships, lists, tags, subscriptions, activities,
-    queued changes, scores, merge records and the contact row."""
+    scores, segment history (also of the ids merged into it), queued audience changes and timers,
+    merge records and the contact row."""
     scoring.delete_scores(conn, workspace_id, contact_id)
     for table in (
         events,
@@ -448,6 +454,18 @@ def delete_contact_rows(conn: Connection, workspace_id: str, contact_id: str) ->
         conn.execute(
             delete(table).where(table.c.workspace_id == workspace_id, table.c.contact_id == contact_id)
         )
+    merged = conn.execute(
+        select(contact_merges.c.merged_id).where(
+            contact_merges.c.workspace_id == workspace_id, contact_merges.c.into_id == contact_id
+        )
+    ).scalars()
+    ids = [contact_id, *merged]
+    conn.execute(
+        delete(segment_memberships).where(
+            segment_memberships.c.workspace_id == workspace_id, segment_memberships.c.contact_id.in_(ids)
+        )
+    )
+    audience_queue.forget_contacts(conn, workspace_id, ids)
     conn.execute(
         delete(contact_merges).where(
             contact_merges.c.workspace_id == workspace_id,

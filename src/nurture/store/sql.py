@@ -111,8 +111,9 @@ def _insert_ignore(dialect: str, table: Table) -> Insert:
     return stmt
 
 
-def lock_keys(conn: Connection, keys: Iterable[str]) -> None:
-    """Serialise concurrent writers on the same identity values (PostgreSQL transaction locks).
+def lock_keys(conn: Connection, keys: Iterable[str], *, shared: bool = False) -> None:
+    """Serialise concurrent writers on the same identity values (PostgreSQL transaction locks);
+    `shared` locks only exclude the exclusive ones.
 
     SQLite needs nothing: a write transaction holds the whole database (BEGIN IMMEDIATE).
     Locks are taken in sorted order so two transactions can never wait on each other.
@@ -121,10 +122,41 @@ def lock_keys(conn: Connection, keys: Iterable[str]) -> None:
         return
     numbers = sorted({_lock_number(key) for key in keys})
     if numbers:
-        conn.execute(_LOCK, {"keys": numbers})
+        conn.execute(_LOCK_SHARED if shared else _LOCK, {"keys": numbers})
 
 
+def try_lock_keys_shared(conn: Connection, keys: Iterable[str]) -> bool:
+    """Take shared transaction locks on `keys` if no one holds one exclusively; False otherwise (the
+    caller should leave that work for later instead of waiting). Always True on SQLite."""
+    if conn.dialect.name != "postgresql":
+        return True
+    numbers = sorted({_lock_number(key) for key in keys})
+    if not numbers:
+        return True
+    return bool(conn.execute(_TRY_SHARED, {"keys": numbers}).scalar())
+
+
+def try_lock_each(conn: Connection, keys: Iterable[str]) -> set[str]:
+    """Take exclusive transaction locks on whichever of `keys` no one else holds; returns those taken
+    (all of them on SQLite, whose writer excludes everyone anyway)."""
+    wanted = sorted(set(keys))
+    if conn.dialect.name != "postgresql" or not wanted:
+        return set(wanted)
+    by_number = {_lock_number(key): key for key in wanted}
+    rows = conn.execute(_TRY_EACH, {"keys": sorted(by_number)})
+    return {by_number[number] for number, taken in rows if taken}
+
+
+_TRY_EACH = text(
+    "SELECT k, pg_try_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k"
+)
+_TRY_SHARED = text(
+    "SELECT bool_and(pg_try_advisory_xact_lock_shared(k)) FROM unnest(CAST(:keys AS bigint[])) AS k"
+)
 _LOCK = text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k")
+_LOCK_SHARED = text(
+    "SELECT pg_advisory_xact_lock_shared(k) FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k"
+)
 
 
 def _lock_number(key: str) -> int:

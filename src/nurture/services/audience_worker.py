@@ -1,0 +1,231 @@
+"""The audience worker: keeps segment memberships current as contacts change and as time passes.
+
+Each batch, in one write transaction: claim queued changes and due timers, group them per contact,
+load each contact's view once, re-evaluate only the segments the changes can affect (and those that
+refer to a segment whose membership changed), write entries, exits, activities and next timers, and
+delete what was claimed. A failed batch rolls back whole and is simply done again: answers are
+computed from the stored state, so a retry writes the same result.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+from sqlalchemy import Connection
+
+from nurture.domain.activities import ChangeKind
+from nurture.domain.audience import Change, can_affect
+from nurture.domain.errors import Conflict, NotFound
+from nurture.services.clock import Clock
+from nurture.services.memberships import MembershipWriter, SegmentPlan, evaluate_contact
+from nurture.services.segments import SegmentService
+from nurture.store import audience_queue as queue
+from nurture.store import segments as store
+from nurture.store.contact_views import load_views, merged_into
+from nurture.store.db import Database
+
+log = structlog.get_logger("nurture.audience")
+
+BATCH = 500
+POLL_SECONDS = 0.15
+
+
+@dataclass
+class WorkerStats:
+    changes: int = 0
+    timers: int = 0
+    contacts: int = 0
+    evaluated: int = 0  # (segment, contact) answers computed
+    entered: int = 0
+    exited: int = 0
+    recomputed: int = 0
+
+    def add(self, other: WorkerStats) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    @property
+    def idle(self) -> bool:
+        return not (self.changes or self.timers or self.recomputed)
+
+
+class AudienceWorker:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        segments: SegmentService,
+        *,
+        batch: int = BATCH,
+        poll: float = POLL_SECONDS,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.segments = segments
+        self.batch = batch
+        self.poll = poll
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # running
+
+    def run_once(self) -> WorkerStats:
+        """Process everything that is due now (queued changes, due timers, segments waiting for their
+        first full evaluation) and return; for `nurture worker --once`, cron and tests."""
+        total = WorkerStats()
+        while True:
+            stats = self.step()
+            total.add(stats)
+            if stats.idle:
+                return total
+
+    def step(self) -> WorkerStats:
+        """One batch."""
+        stats = WorkerStats()
+        for workspace_id, segment_id in self.segments.due_for_recompute(limit=1):
+            try:
+                result = self.segments.recompute(workspace_id, segment_id, only_if_due=True)
+            except (NotFound, Conflict):
+                continue  # deleted or archived meanwhile
+            stats.recomputed += 1
+            stats.entered += result.entered
+            stats.exited += result.exited
+        now = self.clock.now()
+        with self.db.read() as conn:
+            if not queue.has_work(conn, now):
+                return stats  # an idle poll never takes the write lock
+        with self.db.write() as conn:
+            changes = queue.claim_changes(conn, self.batch)
+            timers = queue.claim_due_timers(conn, now, self.batch)
+            if not changes and not timers:
+                return stats
+            by_workspace: dict[str, tuple[list[queue.QueuedChange], list[queue.DueTimer]]] = defaultdict(
+                lambda: ([], [])
+            )
+            for change in changes:
+                by_workspace[change.workspace_id][0].append(change)
+            for timer in timers:
+                by_workspace[timer.workspace_id][1].append(timer)
+            for workspace_id in sorted(by_workspace):
+                ws_changes, ws_timers = by_workspace[workspace_id]
+                plan = SegmentPlan.of(store.all_segments(conn, workspace_id, active_only=True))
+                if not store.try_share_segments(conn, workspace_id, plan.segments):
+                    continue  # a recompute holds a segment: this work stays queued for the next batch
+                stats.add(self._workspace(conn, workspace_id, plan, ws_changes, ws_timers, now))
+        return stats
+
+    def start(self) -> None:
+        """Run in a background thread until `stop()` (the embedded worker of `nurture serve`)."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.run_forever, name="nurture-audience", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        """New work was committed in this process: look now instead of at the next poll."""
+        self._wake.set()
+
+    def request_stop(self) -> None:
+        """Ask `run_forever` to return after the batch in progress (signal handlers call this)."""
+        self._stop.set()
+        self._wake.set()
+
+    def stop(self) -> None:
+        self.request_stop()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def run_forever(self) -> None:
+        """Poll every `poll` seconds while idle; keep going without pause while there is work."""
+        log.info("audience worker started", poll_seconds=self.poll, batch=self.batch)
+        while not self._stop.is_set():
+            try:
+                stats = self.step()
+            except Exception:
+                log.exception("audience batch failed; it will be retried")
+                self._stop.wait(max(self.poll, 1.0))
+                continue
+            if stats.idle:
+                self._wake.wait(self.poll)
+                self._wake.clear()
+            else:
+                log.debug("audience batch", **stats.__dict__)
+        log.info("audience worker stopped")
+
+    # one workspace of a batch
+
+    def _workspace(
+        self,
+        conn: Connection,
+        workspace_id: str,
+        plan: SegmentPlan,
+        changes: list[queue.QueuedChange],
+        timers: list[queue.DueTimer],
+        now: datetime,
+    ) -> WorkerStats:
+        """Evaluate one workspace's share of the batch and delete the rows it dealt with. Work for a
+        contact another transaction holds stays queued: workers never wait for each other."""
+        # ids merged away since their rows were queued: the work is the survivor's
+        owners = merged_into(
+            conn, workspace_id, {c.contact_id for c in changes} | {t.contact_id for t in timers}
+        )
+
+        def owner(contact_id: str) -> str:
+            return owners.get(contact_id, contact_id)
+
+        merge_names = {c.name for c in changes if c.kind == ChangeKind.MERGE and c.name}
+        wanted = {owner(c.contact_id) for c in changes} | {owner(t.contact_id) for t in timers}
+        locked = store.try_lock_contacts(conn, workspace_id, wanted | set(owners) | merge_names)
+        changes = [
+            c
+            for c in changes
+            if owner(c.contact_id) in locked and (c.kind != ChangeKind.MERGE or c.name in locked)
+        ]
+        timers = [t for t in timers if owner(t.contact_id) in locked]
+        queue.delete_timers(conn, timers)  # before evaluating, which sets the next ones
+        everything = set(plan.segments)
+        todo: dict[str, set[str]] = defaultdict(set)
+        for item in changes:
+            if item.kind == ChangeKind.MERGE or item.contact_id in owners:
+                todo[owner(item.contact_id)] = set(everything)  # what the merged profile held is new here
+            else:
+                change = Change(item.kind, item.name)
+                todo[item.contact_id] |= {s for s in everything if can_affect(plan.refs[s], change)}
+        for timer in timers:
+            if timer.contact_id in owners:
+                todo[owner(timer.contact_id)] = set(everything)
+            else:
+                todo[timer.contact_id].add(timer.segment_id)
+        needed = set().union(*todo.values()) if todo else set()
+        views = load_views(conn, workspace_id, todo, plan.needs(needed))
+        gone = {m for m in owners if m in locked} | {
+            c.name for c in changes if c.kind == ChangeKind.MERGE and c.name
+        }
+        gone |= set(todo) - set(views)
+        if gone:
+            # ids that no longer exist (merged away or erased) leave every segment, without activities:
+            # a survivor is evaluated below and enters what it belongs to
+            store.close_contacts(conn, workspace_id, sorted(gone), now)
+            queue.forget_contacts(conn, workspace_id, sorted(gone), changes=False)
+        reason = "live" if changes else "time"
+        writer = MembershipWriter(workspace_id, now, reason, {s.id: s.name for s in plan.segments.values()})
+        for contact_id in sorted(views):
+            evaluate_contact(views[contact_id], todo[contact_id], plan, now, writer)
+        stats = WorkerStats(
+            changes=len(changes),
+            timers=len(timers),
+            contacts=len(views),
+            evaluated=len(writer.timers),
+            entered=len(writer.entered),
+            exited=len(writer.exited),
+        )
+        writer.flush(conn)
+        queue.delete_changes(conn, changes)
+        return stats
