@@ -21,6 +21,9 @@ from sqlalchemy import create_engine, text
 
 from nurture.api.app import create_app
 from nurture.bootstrap import Container, build
+from nurture.domain.catalog import EntryKind, ValueType
+from nurture.domain.conditions.parsing import parse_condition
+from nurture.domain.conditions.references import references
 from nurture.domain.tracking import parse_batch
 from nurture.services.clock import ManualClock
 from nurture.services.ingest import IngestResult
@@ -199,3 +202,18 @@ def live_server(tmp_path: Path, is_postgres: bool, database_url: str) -> Iterato
         server.process.wait()
     if is_postgres:
         _drop_postgres_database(database_url, name)
+
+
+def declare_read_attributes(container: Container, workspace_id: str, condition: dict[str, Any]) -> None:
+    """Declare in the data catalog every attribute `condition` reads (with every type), for tests that
+    define conditions before any contact has had the attributes they read."""
+    refs = references(parse_condition(condition))
+    every = [t.value for t in ValueType]
+    for field_name in refs.fields:
+        if field_name.startswith("attributes."):
+            name = field_name.removeprefix("attributes.").split(".")[0]
+            container.catalog.declare(workspace_id, EntryKind.ATTRIBUTE, name, every)
+    for field_name in refs.account_fields:
+        if field_name.startswith("account.attributes."):
+            name = field_name.removeprefix("account.attributes.").split(".")[0]
+            container.catalog.declare(workspace_id, EntryKind.ACCOUNT_ATTRIBUTE, name, every)

@@ -23,7 +23,27 @@ PRO = {"type": "attribute", "field": "attributes.plan", "operator": {"op": "equa
 
 @pytest.fixture
 def admin(client: TestClient, workspace: NewWorkspace) -> Admin:
-    return Admin(client, workspace, API)
+    admin = Admin(client, workspace, API)
+    # segments below read attributes.plan before any contact has had it
+    declared = admin.call("POST", "/api/v1/catalog/attributes", json={"name": "plan", "types": ["string"]})
+    assert declared.status_code == 201, declared.text
+    return admin
+
+
+def test_conditions_on_unknown_attributes_or_of_impossible_types_are_refused(
+    client: TestClient, workspace: NewWorkspace
+) -> None:
+    admin = Admin(client, workspace, API)
+    send(client, workspace, {"type": "identify", "userId": "u1", "traits": {"plan": "pro", "seats": 3}})
+    typo = {"type": "attribute", "field": "attributes.plna", "operator": {"op": "equals", "value": "pro"}}
+    response = admin.call("POST", API, json={"name": "Typo", "condition": {"type": "not", "condition": typo}})
+    assert problem(response, 400) == ["condition.condition.field"]
+    assert "did you mean plan" in response.json()["errors"][0]["message"]
+    seats = {"type": "attribute", "field": "attributes.seats", "operator": {"op": "equals", "value": "3"}}
+    assert problem(admin.call("POST", f"{API}/preview", json={"condition": seats}), 400) == [
+        "condition.operator"
+    ]
+    assert admin.all() == []
 
 
 def send(client: TestClient, workspace: NewWorkspace, *messages: dict[str, Any]) -> None:

@@ -10,7 +10,7 @@ from nurture.bootstrap import Container
 from nurture.domain.activities import ActivityKind
 from nurture.domain.segments import Segment
 from nurture.store import activities as activity_store
-from tests.conftest import ingest
+from tests.conftest import declare_read_attributes, ingest
 
 LOGIN_30 = {"type": "event", "name": "Login", "window": {"kind": "last_days", "days": 30}}
 PRO = {"type": "attribute", "field": "attributes.plan", "operator": {"op": "equals", "value": "pro"}}
@@ -18,6 +18,7 @@ PRO = {"type": "attribute", "field": "attributes.plan", "operator": {"op": "equa
 
 def segment(container: Container, workspace_id: str, name: str, condition: dict[str, Any]) -> Segment:
     """A segment whose (empty) first full evaluation is already done, so runs below show the live path."""
+    declare_read_attributes(container, workspace_id, condition)
     created = container.segments.create(workspace_id, {"name": name, "condition": condition})
     container.audience.run_once()
     return created

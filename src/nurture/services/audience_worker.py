@@ -1,18 +1,21 @@
-"""The audience worker: keeps segment memberships current as contacts change and as time passes.
+"""The audience worker: keeps segment memberships and lead scores current as contacts change and as
+time passes.
 
-Each batch, in one write transaction: claim queued changes and due timers, group them per contact,
-load each contact's view once, re-evaluate only the segments the changes can affect (and those that
-refer to a segment whose membership changed), write entries, exits, activities and next timers, and
-delete what was claimed. A failed batch rolls back whole and is simply done again: answers are
-computed from the stored state, so a retry writes the same result.
+Each batch, in one write transaction: recompute scores whose decay is due; claim queued changes and
+due timers and group them per contact; score new events and changed profiles in the workspace's scoring
+models (score changes are queued in turn); load each contact's view once; re-evaluate only the segments
+the changes can affect (and those that refer to a segment whose membership changed); write entries,
+exits, activities and next timers; and delete what was claimed. A failed batch rolls back whole and is
+simply done again: answers are computed from the stored state, so a retry writes the same result.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy import Connection
@@ -22,8 +25,11 @@ from nurture.domain.audience import Change, can_affect
 from nurture.domain.errors import Conflict, NotFound
 from nurture.services.clock import Clock
 from nurture.services.memberships import MembershipWriter, SegmentPlan, evaluate_contact
+from nurture.services.scoring import decay_due, rescore_conditions, score_events, workspace_models
 from nurture.services.segments import SegmentService
 from nurture.store import audience_queue as queue
+from nurture.store import events as event_store
+from nurture.store import scoring as scoring_store
 from nurture.store import segments as store
 from nurture.store.contact_views import load_views, merged_into
 from nurture.store.db import Database
@@ -32,6 +38,10 @@ log = structlog.get_logger("nurture.audience")
 
 BATCH = 500
 POLL_SECONDS = 0.15
+# Events of a queued change are found by their arrival: a change row is written in the transaction
+# that stored its events, with that transaction's time; requests grouped into it arrived a little
+# earlier. Scoring dedupes by event, so looking further back costs reads, never double points.
+ARRIVAL_SLACK = timedelta(minutes=10)
 
 
 @dataclass
@@ -43,6 +53,8 @@ class WorkerStats:
     entered: int = 0
     exited: int = 0
     recomputed: int = 0
+    scored: int = 0  # contacts whose events or profile were scored
+    decayed: int = 0  # scores recomputed because their decay was due
 
     def add(self, other: WorkerStats) -> None:
         for name in self.__dataclass_fields__:
@@ -50,7 +62,7 @@ class WorkerStats:
 
     @property
     def idle(self) -> bool:
-        return not (self.changes or self.timers or self.recomputed)
+        return not (self.changes or self.timers or self.recomputed or self.decayed)
 
 
 class AudienceWorker:
@@ -97,9 +109,10 @@ class AudienceWorker:
             stats.exited += result.exited
         now = self.clock.now()
         with self.db.read() as conn:
-            if not queue.has_work(conn, now):
+            if not queue.has_work(conn, now) and not scoring_store.any_due(conn, now):
                 return stats  # an idle poll never takes the write lock
         with self.db.write() as conn:
+            stats.decayed = decay_due(conn, now, self.batch)
             changes = queue.claim_changes(conn, self.batch)
             timers = queue.claim_due_timers(conn, now, self.batch)
             if not changes and not timers:
@@ -190,6 +203,7 @@ class AudienceWorker:
         ]
         timers = [t for t in timers if owner(t.contact_id) in locked]
         queue.delete_timers(conn, timers)  # before evaluating, which sets the next ones
+        scored = self._score(conn, workspace_id, changes, owner, now)
         everything = set(plan.segments)
         todo: dict[str, set[str]] = defaultdict(set)
         for item in changes:
@@ -225,7 +239,40 @@ class AudienceWorker:
             evaluated=len(writer.timers),
             entered=len(writer.entered),
             exited=len(writer.exited),
+            scored=scored,
         )
         writer.flush(conn)
         queue.delete_changes(conn, changes)
         return stats
+
+    @staticmethod
+    def _score(
+        conn: Connection,
+        workspace_id: str,
+        changes: list[queue.QueuedChange],
+        owner: Callable[[str], str],
+        now: datetime,
+    ) -> int:
+        """Score the contacts' new events, and re-evaluate condition rules after other changes, in
+        every scoring model of the workspace; score changes queue SCORE changes for the segments that
+        read them. Returns how many contacts were scored."""
+        if not changes or not workspace_models(conn, workspace_id):
+            return 0
+        arrived: dict[str, datetime] = {}
+        touched: set[str] = set()
+        for change in changes:
+            contact_id = owner(change.contact_id)
+            if change.kind == ChangeKind.EVENT:
+                first = arrived.get(contact_id, change.created_at)
+                arrived[contact_id] = min(first, change.created_at)
+            else:
+                touched.add(contact_id)
+        if arrived:
+            since = min(arrived.values()) - ARRIVAL_SLACK
+            found = event_store.received_since(conn, workspace_id, arrived, since)
+            for contact_id, first in sorted(arrived.items()):
+                new = [e for e in found.get(contact_id, []) if e.received_at >= first - ARRIVAL_SLACK]
+                score_events(conn, workspace_id, contact_id, new, now)
+        for contact_id in sorted(touched):
+            rescore_conditions(conn, workspace_id, contact_id, now)
+        return len(arrived.keys() | touched)

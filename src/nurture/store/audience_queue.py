@@ -28,6 +28,7 @@ class QueuedChange:
     kind: str
     name: str | None
     event_id: str | None
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ def has_work(conn: Connection, now: datetime) -> bool:
 def claim_changes(conn: Connection, limit: int) -> list[QueuedChange]:
     """Up to `limit` queued changes no other transaction holds, oldest first where it is cheap."""
     query = (
-        select(q.c.workspace_id, q.c.id, q.c.contact_id, q.c.kind, q.c.name, q.c.event_id)
+        select(q.c.workspace_id, q.c.id, q.c.contact_id, q.c.kind, q.c.name, q.c.event_id, q.c.created_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )

@@ -75,3 +75,23 @@ def all_events(conn: Connection, workspace_id: str, contact_id: str) -> list[Eve
         .order_by(events.c.timestamp, events.c.id)
     )
     return [event_from_row(r) for r in rows]
+
+
+def received_since(
+    conn: Connection, workspace_id: str, contact_ids: Iterable[str], since: datetime
+) -> dict[str, list[Event]]:
+    """The contacts' events received at or after `since`, oldest first, by contact."""
+    found: dict[str, list[Event]] = {}
+    for part in in_chunks(conn, sorted(set(contact_ids))):
+        rows = conn.execute(
+            select(events)
+            .where(
+                events.c.workspace_id == workspace_id,
+                events.c.contact_id.in_(part),
+                events.c.received_at >= since,
+            )
+            .order_by(events.c.timestamp, events.c.id)
+        )
+        for row in rows:
+            found.setdefault(row.contact_id, []).append(event_from_row(row))
+    return found

@@ -352,6 +352,12 @@ def save_score(
 _INSERT_SCORE = insert(contact_scores)
 
 
+def any_due(conn: Connection, now: datetime) -> bool:
+    """Whether some score waits for recomputation (a cheap read before taking the write lock)."""
+    found = conn.execute(select(contact_scores.c.model_id).where(contact_scores.c.due_at <= now).limit(1))
+    return found.first() is not None
+
+
 def due_scores(conn: Connection, now: datetime, limit: int) -> list[tuple[str, str, str]]:
     """(workspace, model, contact) of scores due for recomputation, most overdue first."""
     rows = conn.execute(
