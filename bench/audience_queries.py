@@ -30,59 +30,80 @@ class Segment:
         return self.postgresql if dialect == "postgresql" else self.sqlite
 
 
-def _both(template: str, pg_parts: dict[str, str], lite_parts: dict[str, str]) -> tuple[str, str]:
-    pg = template.format(**pg_parts)
-    lite = template.format(**lite_parts)
+def _dialects(postgresql: str, sqlite: str) -> tuple[str, str]:
+    """Placeholders `$ws`, `$now`, `$d30`, `$d90` in each driver's parameter style."""
     for name in ("ws", "now", "d30", "d90"):
-        pg = pg.replace(f"${name}", f"%({name})s")
-        lite = lite.replace(f"${name}", f":{name}")
-    return pg, lite
+        postgresql = postgresql.replace(f"${name}", f"%({name})s")
+        sqlite = sqlite.replace(f"${name}", f":{name}")
+    return postgresql, sqlite
 
 
-_ATTRIBUTE = _both(
-    "SELECT c.id FROM contacts c WHERE c.workspace_id = $ws AND {plan_is_pro}",
-    {"plan_is_pro": "c.attributes -> 'plan' = '\"pro\"'::jsonb"},
-    {
-        "plan_is_pro": "json_type(c.attributes, '$.plan') = 'text' "
-        "AND json_extract(c.attributes, '$.plan') = 'pro'"
-    },
+def _grouped(name: str, window: str, having: str) -> str:
+    """Aggregate the window's `name` events once per contact, then join the contacts."""
+    return (
+        "SELECT c.id FROM contacts c JOIN ("
+        f"SELECT contact_id FROM events WHERE workspace_id = $ws AND name = '{name}' AND {window} "
+        f"GROUP BY contact_id HAVING {having}"
+        ") e ON e.contact_id = c.id WHERE c.workspace_id = $ws"
+    )
+
+
+def _per_contact(test: str) -> str:
+    return f"SELECT c.id FROM contacts c WHERE c.workspace_id = $ws AND {test}"
+
+
+def _sub(name: str, select: str, window: str) -> str:
+    """A correlated subquery on one contact's `name` events in `window`."""
+    return (
+        f"(SELECT {select} FROM events e WHERE e.workspace_id = c.workspace_id AND e.contact_id = c.id "
+        f"AND e.name = '{name}' AND {window})"
+    )
+
+
+# PostgreSQL: aggregate the window's events once (a scan with a hash or group aggregate), then join the
+# contacts. SQLite: per contact, correlated lookups on the (workspace, contact, name, timestamp) index,
+# 1.5-7x faster there than scanning and grouping the events (measured at 100,000 contacts, 1M events);
+# on PostgreSQL the per-contact form was 3-4x slower for counts and sums.
+_LAST_30 = "e.timestamp >= $d30 AND e.timestamp <= $now"
+_LAST_90 = "e.timestamp >= $d90 AND e.timestamp <= $now"
+_ATTRIBUTE = _dialects(
+    "SELECT c.id FROM contacts c WHERE c.workspace_id = $ws AND c.attributes -> 'plan' = '\"pro\"'::jsonb",
+    "SELECT c.id FROM contacts c WHERE c.workspace_id = $ws "
+    "AND json_type(c.attributes, '$.plan') = 'text' AND json_extract(c.attributes, '$.plan') = 'pro'",
 )
-_SIGNED_IN_30 = _both(
-    "SELECT c.id FROM contacts c WHERE c.workspace_id = $ws AND EXISTS ("
-    "SELECT 1 FROM events e WHERE e.workspace_id = c.workspace_id AND e.contact_id = c.id "
-    "AND e.name = 'Signed In' AND e.timestamp >= $d30 AND e.timestamp <= $now)",
-    {},
-    {},
+_SIGNED_IN_30 = _dialects(
+    _per_contact("EXISTS " + _sub("Signed In", "1", _LAST_30)),
+    _per_contact("EXISTS " + _sub("Signed In", "1", _LAST_30)),
 )
-_ADDED_3_IN_30 = _both(
-    "SELECT c.id FROM contacts c JOIN ("
-    "SELECT contact_id FROM events WHERE workspace_id = $ws AND name = 'Product Added' "
-    "AND timestamp >= $d30 AND timestamp <= $now GROUP BY contact_id HAVING count(*) >= 3"
-    ") e ON e.contact_id = c.id WHERE c.workspace_id = $ws",
-    {},
-    {},
+_ADDED_3_IN_30 = _dialects(
+    _grouped("Product Added", _LAST_30.replace("e.", ""), "count(*) >= 3"),
+    _per_contact(_sub("Product Added", "count(*)", _LAST_30) + " >= 3"),
 )
-_REVENUE_90 = _both(
-    "SELECT c.id FROM contacts c JOIN ("
-    "SELECT contact_id FROM events WHERE workspace_id = $ws AND name = 'Order Completed' "
-    "AND timestamp >= $d90 AND timestamp <= $now GROUP BY contact_id HAVING sum({revenue}) >= 500"
-    ") e ON e.contact_id = c.id WHERE c.workspace_id = $ws",
-    {
-        "revenue": "CASE WHEN jsonb_typeof(properties -> 'revenue') = 'number' "
-        "THEN (properties ->> 'revenue')::float8 END"
-    },
-    {
-        "revenue": "CASE WHEN json_type(properties, '$.revenue') IN ('integer', 'real') "
-        "THEN json_extract(properties, '$.revenue') END"
-    },
+_REVENUE_90 = _dialects(
+    _grouped(
+        "Order Completed",
+        _LAST_90.replace("e.", ""),
+        "sum(CASE WHEN jsonb_typeof(properties -> 'revenue') = 'number' "
+        "THEN (properties ->> 'revenue')::float8 END) >= 500",
+    ),
+    _per_contact(
+        _sub(
+            "Order Completed",
+            "sum(CASE WHEN json_type(e.properties, '$.revenue') IN ('integer', 'real') "
+            "THEN json_extract(e.properties, '$.revenue') END)",
+            _LAST_90,
+        )
+        + " >= 500"
+    ),
 )
-_LAPSED_BUYERS = _both(
-    "SELECT c.id FROM contacts c JOIN ("
-    "SELECT contact_id FROM events WHERE workspace_id = $ws AND name = 'Order Completed' "
-    "AND timestamp <= $now GROUP BY contact_id HAVING max(timestamp) < $d90"
-    ") e ON e.contact_id = c.id WHERE c.workspace_id = $ws",
-    {},
-    {},
+_LAPSED_BUYERS = _dialects(
+    _grouped("Order Completed", "timestamp <= $now", "max(timestamp) < $d90"),
+    _per_contact(
+        "EXISTS "
+        + _sub("Order Completed", "1", "e.timestamp <= $now")
+        + " AND NOT EXISTS "
+        + _sub("Order Completed", "1", _LAST_90)
+    ),
 )
 
 SEGMENTS = (
