@@ -21,7 +21,6 @@ session with TimeZone UTC) read as the same instant.
 
 from __future__ import annotations
 
-import base64
 import bisect
 import random
 from array import array
@@ -142,8 +141,6 @@ CATEGORIES = ("shoes", "shirts", "bags", "watches", "outdoor", "kitchen", "books
 PAGES = ("/", "/pricing", "/blog", "/docs", "/products", "/about", "/careers", "/contact")
 SIGN_IN_METHODS = ("password", "google", "magic_link")
 INDUSTRIES = ("retail", "software", "finance", "health", "education", "manufacturing")
-# Crockford's base32 for ULIDs, from the RFC 4648 alphabet base64.b32encode writes.
-_TO_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", b"0123456789ABCDEFGHJKMNPQRSTVWXYZ")
 
 
 @dataclass(frozen=True)
@@ -153,15 +150,41 @@ class Scale:
     seed: int = 2026
 
 
+_PAIRS = [a + b for a in "0123456789ABCDEFGHJKMNPQRSTVWXYZ" for b in "0123456789ABCDEFGHJKMNPQRSTVWXYZ"]
+_DAYS: dict[int, str] = {}
+
+
 def ulid(rng: random.Random, millis: int) -> str:
     """A ULID (48-bit milliseconds, 80 random bits) in 26 Crockford base32 characters."""
-    value = millis << 80 | rng.getrandbits(80)
-    return base64.b32encode(value.to_bytes(20, "big"))[6:].translate(_TO_CROCKFORD).decode()
+    v = millis << 80 | rng.getrandbits(80)
+    p = _PAIRS
+    return (
+        p[v >> 120]
+        + p[v >> 110 & 1023]
+        + p[v >> 100 & 1023]
+        + p[v >> 90 & 1023]
+        + p[v >> 80 & 1023]
+        + p[v >> 70 & 1023]
+        + p[v >> 60 & 1023]
+        + p[v >> 50 & 1023]
+        + p[v >> 40 & 1023]
+        + p[v >> 30 & 1023]
+        + p[v >> 20 & 1023]
+        + p[v >> 10 & 1023]
+        + p[v & 1023]
+    )
 
 
 def stamp(us: int) -> str:
-    """Microseconds since the epoch as the UTC text both databases read."""
-    return (EPOCH + timedelta(microseconds=us)).isoformat(" ", "microseconds")[:26]
+    """Microseconds since the epoch as the UTC text both databases read ("YYYY-MM-DD HH:MM:SS.ffffff")."""
+    day, rest = divmod(us, DAY_US)
+    prefix = _DAYS.get(day)
+    if prefix is None:
+        prefix = _DAYS[day] = (EPOCH + timedelta(days=day)).strftime("%Y-%m-%d ")
+    seconds, fraction = divmod(rest, 1_000_000)
+    minutes, second = divmod(seconds, 60)
+    hour, minute = divmod(minutes, 60)
+    return f"{prefix}{hour:02d}:{minute:02d}:{second:02d}.{fraction:06d}"
 
 
 def _cumulative(weights: tuple[tuple[str, float], ...]) -> tuple[list[str], list[float]]:
