@@ -1,9 +1,10 @@
 """The five benchmark segments: each as a condition of the condition language (docs/conditions.md) and
 as the same audience written by hand in SQL for each dialect (the ceiling the compiler is held to).
 
-The hand SQL keeps the condition's meaning exactly (windows `now - N days <= timestamp <= now`, only
-events up to `now` exist, `equals` needs the same JSON type, sums read only JSON numbers), so the
-two sides must return the same contacts; the benchmark checks that they do.
+The hand SQL keeps the condition's meaning exactly (only `track` events are tracked events; windows
+`now - N days <= timestamp <= now`, only events up to `now` exist, `equals` needs the same JSON type,
+sums read only JSON numbers), so the two sides must return the same contacts; the benchmark checks
+that they do.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ def _grouped(name: str, window: str, having: str) -> str:
     """Aggregate the window's `name` events once per contact, then join the contacts."""
     return (
         "SELECT c.id FROM contacts c JOIN ("
-        f"SELECT contact_id FROM events WHERE workspace_id = $ws AND name = '{name}' AND {window} "
+        f"SELECT contact_id FROM events WHERE workspace_id = $ws AND name = '{name}' AND type = 'track' "
+        f"AND {window} "
         f"GROUP BY contact_id HAVING {having}"
         ") e ON e.contact_id = c.id WHERE c.workspace_id = $ws"
     )
@@ -56,7 +58,7 @@ def _sub(name: str, select: str, window: str) -> str:
     """A correlated subquery on one contact's `name` events in `window`."""
     return (
         f"(SELECT {select} FROM events e WHERE e.workspace_id = c.workspace_id AND e.contact_id = c.id "
-        f"AND e.name = '{name}' AND {window})"
+        f"AND e.name = '{name}' AND e.type = 'track' AND {window})"
     )
 
 

@@ -81,7 +81,7 @@ class _Compiled:
 
     def _select(self, segment: queries.Segment) -> Any:
         condition = parse_condition(segment.condition)
-        return audience_sql.audience_ids(self.db.dialect, self.workspace_id, condition, data.NOW)
+        return audience_sql.audience_ids(self.db.writer.dialect, self.workspace_id, condition, data.NOW)
 
     def count(self, segment: queries.Segment) -> int:
         condition = parse_condition(segment.condition)
