@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from bench import audience_data as data
 from bench import audience_live, servers
@@ -98,21 +98,23 @@ class _Compiled:
             return int(conn.execute(select(func.count()).select_from(ids)).scalar_one())
 
     def plan(self, segment: queries.Segment) -> tuple[str, str]:
-        compiled = self._select(segment).compile(dialect=self.db.writer.dialect)
+        """The compiled SQL and its plan: the very statement and parameters nurture sends, prefixed
+        with EXPLAIN on their way to the driver."""
+        select_ = self._select(segment)
         prefix = "EXPLAIN QUERY PLAN " if self.db.dialect == "sqlite" else "EXPLAIN "
+
+        def explain(*args: Any) -> tuple[str, Any]:
+            statement, parameters = args[2], args[3]
+            return prefix + statement, parameters
+
         with self.db.read() as conn:
-            if self.db.dialect == "sqlite":
-                params: Any = tuple(compiled.params[name] for name in compiled.positiontup or ())
-                params = tuple(
-                    data.stamp(int((p - data.EPOCH).total_seconds() * 1_000_000))
-                    if hasattr(p, "tzinfo")
-                    else p
-                    for p in params
-                )
-            else:
-                params = compiled.params
-            rows = conn.exec_driver_sql(prefix + compiled.string, params).fetchall()
-        return compiled.string, "\n".join(str(row[-1]) for row in rows)
+            event.listen(conn, "before_cursor_execute", explain, retval=True)
+            try:
+                rows = conn.execute(select_).fetchall()
+            finally:
+                event.remove(conn, "before_cursor_execute", explain)
+        sql = str(select_.compile(dialect=self.db.writer.dialect))
+        return sql, "\n".join(str(row[-1]) for row in rows)
 
     def close(self) -> None:
         self.db.dispose()
