@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nurture.services.accounts import AccountService
+from nurture.services.audience_worker import AudienceWorker
 from nurture.services.clock import Clock, SystemClock
 from nurture.services.contacts import ContactService
 from nurture.services.imports import ImportService
 from nurture.services.ingest import IngestService
+from nurture.services.segments import SegmentService
 from nurture.services.workspaces import WorkspaceService
 from nurture.settings import Settings
 from nurture.store.db import Database
@@ -27,6 +29,8 @@ class Container:
     contacts: ContactService
     accounts: AccountService
     imports: ImportService
+    segments: SegmentService
+    audience: AudienceWorker
 
     def migrate(self) -> None:
         upgrade(self.db)
@@ -41,6 +45,7 @@ class Container:
         return True
 
     def close(self) -> None:
+        self.audience.stop()
         self.ingest.close()
         self.db.dispose()
 
@@ -50,6 +55,7 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> Conta
     clock = clock or SystemClock()
     db = Database(settings.database_url, pool_size=settings.db_pool_size)
     contacts = ContactService(db, clock)
+    segments = SegmentService(db, clock)
     return Container(
         settings=settings,
         db=db,
@@ -59,4 +65,6 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> Conta
         contacts=contacts,
         accounts=AccountService(db, clock),
         imports=ImportService(db, clock),
+        segments=segments,
+        audience=AudienceWorker(db, clock, segments, poll=settings.worker_poll_seconds),
     )

@@ -26,6 +26,14 @@ class Settings(BaseSettings):
         default=5.0, description="How long an API key lookup is cached in a process (revocation delay)."
     )
     db_pool_size: int = Field(default=10, description="Database connections per process (PostgreSQL).")
+    embedded_worker: bool = Field(
+        default=True,
+        description="Run the background worker (live segments) inside `nurture serve`; false when "
+        "separate `nurture worker` processes do it.",
+    )
+    worker_poll_seconds: float = Field(
+        default=0.15, description="How often an idle worker looks for queued changes and due timers."
+    )
     seed_example: bool = Field(
         default=True, description="Create the 'Example' workspace on first start of `nurture serve`."
     )

@@ -59,10 +59,11 @@ class Acme:
     contacts: list[str]
     merged_away: str
     accounts: list[str]
+    segments: list[str]
     people: Iterator[int] = field(default_factory=lambda: iter(range(1, PEOPLE)))
 
     def ids(self) -> list[str]:
-        return [*self.contacts, self.merged_away, *self.accounts]
+        return [*self.contacts, self.merged_away, *self.accounts, *self.segments]
 
 
 def person(n: int) -> dict[str, str]:
@@ -75,7 +76,9 @@ def person(n: int) -> dict[str, str]:
 
 
 @pytest.fixture
-def acme(client: TestClient, workspace: NewWorkspace, other_workspace: NewWorkspace) -> Acme:
+def acme(
+    container: Container, client: TestClient, workspace: NewWorkspace, other_workspace: NewWorkspace
+) -> Acme:
     """A's data, sent through A's write key: people with events and accounts, and one merged-away id."""
     batch: list[dict[str, Any]] = [
         {"type": "track", "anonymousId": "acme-visitor", "event": "Viewed Pricing"}
@@ -106,7 +109,20 @@ def acme(client: TestClient, workspace: NewWorkspace, other_workspace: NewWorksp
     # B holds data of its own, so its listings are not empty by accident.
     mine = {"type": "identify", "userId": "globex-user", "traits": {"email": "bob@globex.example.com"}}
     assert client.post("/v1/identify", auth=write_auth(other_workspace), json=mine).status_code == 200
-    return Acme(workspace, contacts, visitor["id"], accounts)
+    segments = []
+    for name, condition in (
+        ("Signed up", {"type": "event", "name": "Signed Up"}),
+        (
+            "Acme plan",
+            {"type": "attribute", "field": "attributes.plan", "operator": {"op": "equals", "value": "acme"}},
+        ),
+    ):
+        response = client.post("/api/v1/segments", headers=admin, json={"name": name, "condition": condition})
+        assert response.status_code == 201, response.text
+        segments.append(response.json()["id"])
+    container.audience.run_once()  # memberships, activities and timers of A exist too
+    assert client.get(f"/api/v1/segments/{segments[0]}", headers=admin).json()["member_count"] == PEOPLE
+    return Acme(workspace, contacts, visitor["id"], accounts, segments)
 
 
 def snapshot(container: Container, workspace_id: str) -> dict[str, list[tuple[Any, ...]]]:
@@ -160,6 +176,10 @@ def create_call(path: str, acme: Acme) -> dict[str, Any]:
         return {"json": {"email": p["email"], "user_id": p["user"], "first_name": "Mallory"}}
     if path == "/api/v1/accounts":
         return {"json": {"group_id": p["group"], "name": "Mallory Inc"}}
+    if path == "/api/v1/segments":
+        return {"json": {"name": "Signed up", "condition": {"type": "event", "name": "Signed Up"}}}
+    if path == "/api/v1/segments/preview":
+        return {"json": {"condition": {"type": "event", "name": "Signed Up"}}}
     if path == "/api/v1/imports/contacts":
         return {
             "content": f"email,user_id,first_name\n{p['email']},{p['user']},Mallory\n".encode(),
@@ -170,7 +190,11 @@ def create_call(path: str, acme: Acme) -> dict[str, Any]:
 
 def path_values(path: str, acme: Acme) -> list[str]:
     """`path` with its parameters filled by each of A's ids that fit."""
-    values = {"contact_id": [*acme.contacts[:2], acme.merged_away], "account_id": acme.accounts[:2]}
+    values = {
+        "contact_id": [*acme.contacts[:2], acme.merged_away],
+        "account_id": acme.accounts[:2],
+        "segment_id": acme.segments,
+    }
     paths = [path]
     for name in re.findall(r"{(\w+)}", path):
         if name not in values:
@@ -182,6 +206,7 @@ def path_values(path: str, acme: Acme) -> list[str]:
 CHANGE_BODIES: dict[str, dict[str, Any]] = {
     "contacts": {"first_name": "Mallory", "attributes": {"owned": True}},
     "accounts": {"name": "Mallory"},
+    "segments": {"name": "Mallory", "condition": {"type": "event", "name": "Intruded"}},
 }
 LIST_FILTERS = {
     "/api/v1/contacts": [
@@ -192,6 +217,7 @@ LIST_FILTERS = {
         {"attributes.plan": "acme"},
     ],
     "/api/v1/accounts": [{}, {"group_id": "acme-team-0"}, {"q": "acme"}],
+    "/api/v1/segments": [{}, {"status": "active"}],
 }
 
 
@@ -268,18 +294,18 @@ def test_without_credentials_or_with_the_wrong_kind_of_key_every_private_route_a
         for how, credentials in attempts.items():
             if (not tracking and how == "secret key as basic") or (tracking and how == "write key as basic"):
                 continue  # that is the right key for this route
+            url = path
             if tracking:
                 kwargs: dict[str, Any] = {"json": tracking_body(path, acme)}
-            elif method == "POST":
+            elif method == "POST" and "{" not in path:
                 kwargs = create_call(path, acme)
             else:
-                target = path_values(path, acme)[0]
+                url = path_values(path, acme)[0]
                 section = path.split("/")[3]
                 kwargs = {"json": CHANGE_BODIES.get(section, {})} if method in ("PUT", "PATCH") else {}
-                path = target
             kwargs["headers"] = {**kwargs.get("headers", {}), **credentials.get("headers", {})}
-            response = client.request(method, path, auth=credentials.get("auth"), **kwargs)
-            assert response.status_code == 401, (how, method, path, response.text)
+            response = client.request(method, url, auth=credentials.get("auth"), **kwargs)
+            assert response.status_code == 401, (how, method, url, response.text)
             assert leaked(response, acme) == []
             acme.people = iter(range(1, PEOPLE))
     assert snapshot(container, a.id) == before

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nurture import __version__
-from nurture.api import accounts, contacts, imports, ops, problems, tracking
+from nurture.api import accounts, contacts, imports, ops, problems, segments, tracking
 from nurture.api.metrics import HTTP_REQUESTS
 from nurture.bootstrap import Container, build
 from nurture.logs import configure
@@ -56,9 +56,13 @@ class _Observe:
             )
 
 
-def create_app(container: Container) -> FastAPI:
+def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
+    """The app; with `run_worker` the background worker runs in this process while it serves."""
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if run_worker:
+            container.audience.start()
         yield
         container.close()
 
@@ -70,8 +74,9 @@ def create_app(container: Container) -> FastAPI:
     )
     app.state.container = container
     problems.install(app)
-    for module in (tracking, contacts, accounts, imports, ops):
+    for module in (tracking, contacts, accounts, imports, segments, ops):
         app.include_router(module.router)
+    app.include_router(segments.contact_router)
     app.add_middleware(tracking.TrackingCors)
     app.add_middleware(_Observe)
     return app
@@ -81,7 +86,7 @@ def create_app_from_env() -> Any:
     """Factory for `uvicorn --factory` (one per worker process), configured from NURTURE_ settings."""
     container = build()
     configure(container.settings.log_level, container.settings.log_json)
-    app = create_app(container)
+    app = create_app(container, run_worker=container.settings.embedded_worker)
     # Everything made so far (modules, routes, the container) lives as long as the process; moving it
     # out of the collector's generations means collections triggered by per-request garbage no
     # longer walk it.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -83,8 +85,16 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Listen address (NURTURE_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Listen port (NURTURE_PORT).")] = None,
     workers: Annotated[int | None, typer.Option(help="HTTP processes (NURTURE_WEB_CONCURRENCY).")] = None,
+    worker: Annotated[
+        bool | None,
+        typer.Option(
+            "--worker/--no-worker", help="Run the background worker in-process (NURTURE_EMBEDDED_WORKER)."
+        ),
+    ] = None,
 ) -> None:
-    """Run the HTTP server: tracking API, admin API, health and metrics."""
+    """Run the HTTP server: tracking API, admin API, health and metrics (and, by default, the worker)."""
+    if worker is not None:
+        os.environ["NURTURE_EMBEDDED_WORKER"] = "true" if worker else "false"  # read by the app factory
     settings = Settings()
     configure(settings.log_level, settings.log_json)
     with _container() as container:
@@ -107,6 +117,27 @@ def serve(
         access_log=False,
         server_header=False,
     )
+
+
+@app.command("worker")
+def worker_command(
+    once: Annotated[bool, typer.Option("--once", help="Process what is due now, then exit.")] = False,
+) -> None:
+    """Run the background worker (live segment membership) until stopped; run as many as you like
+    against one PostgreSQL."""
+    settings = Settings()
+    configure(settings.log_level, settings.log_json)
+    with _container() as container:
+        if once:
+            stats = container.audience.run_once()
+            err.print(
+                f"{stats.changes} changes, {stats.timers} timers, {stats.recomputed} recomputed: "
+                f"{stats.entered} entered, {stats.exited} left"
+            )
+            return
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: container.audience.request_stop())
+        container.audience.run_forever()
 
 
 @workspace_app.command("create")

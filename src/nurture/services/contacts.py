@@ -18,6 +18,7 @@ from nurture.services.paging import decode_id_cursor, decode_time_cursor, encode
 from nurture.store import accounts as account_store
 from nurture.store import contacts as store
 from nurture.store import events as event_store
+from nurture.store import segments as segment_store
 from nurture.store import suppressions
 from nurture.store.db import Database
 
@@ -178,6 +179,7 @@ class ContactService:
         now = self.clock.now()
         with self.db.write() as conn:
             contact = self._get(conn, workspace_id, contact_id, follow_merges=False)
+            segment_store.lock_contacts(conn, workspace_id, [contact.id])  # not while the worker has it
             identities = store.identities_of(conn, workspace_id, [contact.id]).get(contact.id, [])
             emails = {value for kind, value in identities if kind == IdentityKind.EMAIL}
             if contact.email:

@@ -14,8 +14,10 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from nurture.domain.activities import ChangeKind
 from nurture.domain.contacts import Contact, IdentityKind
 from nurture.domain.profile import CORE_FIELDS, TraitUpdate, apply_attributes
+from nurture.store import activities as change_queue
 from nurture.store import contacts as store
 from nurture.store.ids import new_id
 
@@ -40,6 +42,8 @@ class IdentityGraph:
         self._new: set[str] = set()
         self._dirty: set[str] = set()
         self._new_identities: dict[Key, str] = {}
+        # what changed about whom, for the audience worker: (contact id, kind, name), in order
+        self._changes: dict[tuple[str, ChangeKind, str | None], None] = {}
 
     # reading
 
@@ -97,6 +101,7 @@ class IdentityGraph:
         )
         self._contacts[contact.id] = contact
         self._new.add(contact.id)
+        self._changes[(contact.id, ChangeKind.PROFILE, None)] = None  # new: every segment may apply
         return contact
 
     def attach(self, contact: Contact, kind: IdentityKind, value: str) -> bool:
@@ -168,6 +173,7 @@ class IdentityGraph:
             self._new.discard(source.id)
         else:
             store.move_contact_rows(self.conn, self.workspace_id, source.id, target.id, self.now)
+            self._changes[(target.id, ChangeKind.MERGE, source.id)] = None
         self._dirty.discard(source.id)
         self._merged[source.id] = target.id
         del self._contacts[source.id]
@@ -183,10 +189,12 @@ class IdentityGraph:
             if name == "email":
                 self._move_email(contact, old, value)
             setattr(contact, name, value)
+            self.changed(contact, name)
             changed = True
         if update.attributes:
             merged = apply_attributes(contact.attributes, update.attributes)
             if merged != contact.attributes:
+                self._attributes_changed(contact, merged)
                 contact.attributes = merged
                 changed = True
         if changed:
@@ -199,6 +207,7 @@ class IdentityGraph:
         update = TraitUpdate(core={name: core.get(name) for name in CORE_FIELDS})
         changed = self.apply(contact, update)
         if attributes != contact.attributes:
+            self._attributes_changed(contact, attributes)
             contact.attributes = dict(attributes)
             contact.updated_at = self.now
             self.touch(contact)
@@ -211,6 +220,28 @@ class IdentityGraph:
         # An address that already finds another contact stays with it; only the field changes here.
         if new is not None and self.lookup(IdentityKind.EMAIL, new) is None:
             self.attach(contact, IdentityKind.EMAIL, new)
+
+    def changed(self, contact: Contact, field: str) -> None:
+        """Note that a field (`email`, `attributes.plan`, `account`, ...) of the contact changed, so the
+        audience worker re-evaluates the segments that read it."""
+        self._changes[(contact.id, ChangeKind.PROFILE, field)] = None
+
+    def _attributes_changed(self, contact: Contact, new: dict[str, Any]) -> None:
+        old = contact.attributes
+        for key in sorted(old.keys() | new.keys()):
+            if key not in old or key not in new or old[key] != new[key]:
+                self.changed(contact, f"attributes.{key}")
+
+    def take_changes(self) -> list[dict[str, Any]]:
+        """The queued-change rows of everything noted so far (merged contacts' under their survivor)."""
+        rows: dict[tuple[str, ChangeKind, str | None], dict[str, Any]] = {}
+        for contact_id, kind, name in self._changes:
+            final = self.final_id(contact_id)
+            key = (final, kind, name)
+            if key not in rows and not (kind is ChangeKind.MERGE and name == final):
+                rows[key] = change_queue.change_row(self.workspace_id, final, kind, self.now, name)
+        self._changes.clear()
+        return list(rows.values())
 
     def is_new(self, contact: Contact) -> bool:
         """Whether the contact was created in this transaction (and is not yet written)."""
@@ -225,8 +256,9 @@ class IdentityGraph:
             contact.last_seen_at = at
             self.touch(contact)
 
-    def flush(self) -> None:
-        """Write new contacts, changed contacts and new identities."""
+    def flush(self, *, queue_changes: bool = True) -> None:
+        """Write new contacts, changed contacts and new identities, and (unless the caller takes them
+        itself with `take_changes`) queue what changed for the audience worker."""
         store.insert_contacts(self.conn, self.workspace_id, [self._contacts[c] for c in sorted(self._new)])
         store.update_contacts(
             self.conn,
@@ -249,3 +281,5 @@ class IdentityGraph:
         self._new.clear()
         self._dirty.clear()
         self._new_identities.clear()
+        if queue_changes:
+            change_queue.enqueue_changes(self.conn, self.take_changes())

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from nurture.domain.accounts import AccountUpdate, parse_account_traits
+from nurture.domain.activities import ChangeKind
 from nurture.domain.contacts import Contact, IdentityKind
 from nurture.domain.errors import FieldError, Invalid, join_path
 from nurture.domain.profile import TraitUpdate, normalize_locale, normalize_timezone, parse_traits
@@ -26,6 +27,7 @@ from nurture.services.clock import Clock
 from nurture.services.group_commit import GroupCommitter
 from nurture.services.identity import IdentityGraph
 from nurture.store import events as event_store
+from nurture.store.activities import change_row, enqueue_changes
 from nurture.store.db import Database
 from nurture.store.ids import new_id
 from nurture.store.sql import lock_keys
@@ -228,13 +230,26 @@ class _Ingest:
                 contact = self._contact_for(item)
                 self.graph.seen(contact, min(item.times.timestamp, self.received_at))
                 pending.append((item.row, contact))
-        self.graph.flush()
+        self.graph.flush(queue_changes=False)
         self.accounts.flush(self.graph.final_id)
         rows = []
         for row, contact in pending:
             row["contact_id"] = self.graph.final_id(contact.id)
             rows.append(row)
         stored = event_store.insert_events(self.conn, rows)
+        # the audience worker's queue: profile changes and one row per (contact, event name), in one go
+        changes = self.graph.take_changes()
+        seen: set[tuple[str, str | None]] = set()
+        for row in reversed(rows):  # the latest event of each name
+            key = (row["contact_id"], row["name"])
+            if key not in seen:
+                seen.add(key)
+                changes.append(
+                    change_row(
+                        self.workspace_id, key[0], ChangeKind.EVENT, self.received_at, key[1], row["id"]
+                    )
+                )
+        enqueue_changes(self.conn, changes)
         if len(requests) == 1:
             return [stored]
         return [len(fresh) for fresh in fresh_by_request]
@@ -255,6 +270,7 @@ class _Ingest:
         self._fill_from_context(contact, message.context)
         if item.account is not None and message.groupId:
             self.accounts.group(contact.id, message.groupId, item.account)
+            self.graph.changed(contact, "account")
         return contact
 
     def _alias(self, message: TrackingMessage) -> Contact:
@@ -281,6 +297,7 @@ class _Ingest:
                     setattr(contact, name, normalize(value))
                 except ValueError:
                     continue
+                self.graph.changed(contact, name)
                 contact.updated_at = self.received_at
                 self.graph.touch(contact)
 

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, insert, select
 from nurture.domain.activities import Activity, ActivityKind, ChangeKind
 from nurture.store.ids import new_id
 from nurture.store.schema import activities, pending_changes
+from nurture.store.sql import execute_many
 
 
 def record(
@@ -90,3 +91,59 @@ def enqueue_change(
             created_at=now,
         )
     )
+
+
+def activity_row(
+    workspace_id: str,
+    contact_id: str,
+    kind: ActivityKind,
+    now: datetime,
+    subject_id: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An activity as a row for `record_many`."""
+    return {
+        "workspace_id": workspace_id,
+        "id": new_id(),
+        "contact_id": contact_id,
+        "kind": kind.value,
+        "subject_id": subject_id,
+        "data": data or {},
+        "occurred_at": now,
+    }
+
+
+_insert_activity = activities.insert()
+
+
+def record_many(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Record many activities (rows from `activity_row`) with one statement."""
+    execute_many(conn, _insert_activity, rows)
+
+
+def change_row(
+    workspace_id: str,
+    contact_id: str,
+    kind: ChangeKind,
+    now: datetime,
+    name: str | None = None,
+    event_id: str | None = None,
+) -> dict[str, Any]:
+    """A queued change as a row for `enqueue_changes`."""
+    return {
+        "workspace_id": workspace_id,
+        "id": new_id(),
+        "contact_id": contact_id,
+        "kind": kind.value,
+        "name": name,
+        "event_id": event_id,
+        "created_at": now,
+    }
+
+
+_insert_change = pending_changes.insert()
+
+
+def enqueue_changes(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Queue many changes (rows from `change_row`) with one statement, in the caller's transaction."""
+    execute_many(conn, _insert_change, rows)

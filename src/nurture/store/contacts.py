@@ -10,12 +10,15 @@ from typing import Any
 from sqlalchemy import Connection, Row, String, and_, bindparam, case, cast, delete, func, or_, select, update
 
 from nurture.domain.contacts import Contact, IdentityKind
+from nurture.store import audience_queue
 from nurture.store.schema import (
     account_members,
+    activities,
     contact_identities,
     contact_merges,
     contacts,
     events,
+    segment_memberships,
 )
 from nurture.store.sql import PerDialect, contains_pattern, execute_many, in_chunks, insert_ignore, one_of
 
@@ -200,8 +203,12 @@ def move_contact_rows(
     conn: Connection, workspace_id: str, source_id: str, target_id: str, now: datetime
 ) -> None:
     """Point everything of `source_id` at `target_id` and delete the source (profile fields are the
-    caller's job). Every per-contact table must be listed here."""
-    for table in (contact_identities, events):
+    caller's job). Every per-contact table must be listed here.
+
+    Segment stays, timers and queued changes of the source are the audience worker's: it follows
+    `contact_merges`, ends the source's stays (history keeps them under the source id) and evaluates
+    the survivor."""
+    for table in (contact_identities, events, activities):
         conn.execute(
             update(table)
             .where(table.c.workspace_id == workspace_id, table.c.contact_id == source_id)
@@ -325,11 +332,24 @@ def _attribute_text(conn: Connection, name: str) -> Any:
 
 
 def delete_contact_rows(conn: Connection, workspace_id: str, contact_id: str) -> None:
-    """Erase a contact: events, identities, memberships, merge records and the contact row."""
-    for table in (events, contact_identities, account_members):
+    """Erase a contact: events, identities, memberships, activities, segment history (also of the ids
+    merged into it), queued audience changes and timers, merge records and the contact row."""
+    for table in (events, contact_identities, account_members, activities):
         conn.execute(
             delete(table).where(table.c.workspace_id == workspace_id, table.c.contact_id == contact_id)
         )
+    merged = conn.execute(
+        select(contact_merges.c.merged_id).where(
+            contact_merges.c.workspace_id == workspace_id, contact_merges.c.into_id == contact_id
+        )
+    ).scalars()
+    ids = [contact_id, *merged]
+    conn.execute(
+        delete(segment_memberships).where(
+            segment_memberships.c.workspace_id == workspace_id, segment_memberships.c.contact_id.in_(ids)
+        )
+    )
+    audience_queue.forget_contacts(conn, workspace_id, ids)
     conn.execute(
         delete(contact_merges).where(
             contact_merges.c.workspace_id == workspace_id,

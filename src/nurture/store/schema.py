@@ -207,6 +207,20 @@ segment_memberships = Table(
     Index(None, "workspace_id", "contact_id", "exited_at"),
 )
 
+# When time alone may next change a contact's answer for a segment (domain/next_change.py): the audience
+# worker re-evaluates exactly then. One row per (segment, contact) at most; none when time cannot change it.
+segment_timers = Table(
+    "segment_timers",
+    metadata,
+    Column("workspace_id", String(ID), nullable=False),
+    Column("segment_id", String(ID), nullable=False),
+    Column("contact_id", String(ID), nullable=False),
+    Column("due_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "segment_id", "contact_id"),
+    Index(None, "due_at"),
+    Index(None, "workspace_id", "contact_id"),
+)
+
 lists = Table(
     "lists",
     metadata,

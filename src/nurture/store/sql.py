@@ -111,8 +111,9 @@ def _insert_ignore(dialect: str, table: Table) -> Insert:
     return stmt
 
 
-def lock_keys(conn: Connection, keys: Iterable[str]) -> None:
-    """Serialise concurrent writers on the same identity values (PostgreSQL transaction locks).
+def lock_keys(conn: Connection, keys: Iterable[str], *, shared: bool = False) -> None:
+    """Serialise concurrent writers on the same identity values (PostgreSQL transaction locks);
+    `shared` locks only exclude the exclusive ones.
 
     SQLite needs nothing: a write transaction holds the whole database (BEGIN IMMEDIATE).
     Locks are taken in sorted order so two transactions can never wait on each other.
@@ -121,10 +122,13 @@ def lock_keys(conn: Connection, keys: Iterable[str]) -> None:
         return
     numbers = sorted({_lock_number(key) for key in keys})
     if numbers:
-        conn.execute(_LOCK, {"keys": numbers})
+        conn.execute(_LOCK_SHARED if shared else _LOCK, {"keys": numbers})
 
 
 _LOCK = text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k")
+_LOCK_SHARED = text(
+    "SELECT pg_advisory_xact_lock_shared(k) FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k"
+)
 
 
 def _lock_number(key: str) -> int:

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-26 15:22:09.580972
+Create Date: 2026-11-26 15:25:47.282676
 """
 
 from __future__ import annotations
@@ -175,6 +175,22 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "segment_timers",
+        sa.Column("workspace_id", sa.String(length=26), nullable=False),
+        sa.Column("segment_id", sa.String(length=26), nullable=False),
+        sa.Column("contact_id", sa.String(length=26), nullable=False),
+        sa.Column("due_at", nurture.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "segment_id", "contact_id", name=op.f("pk_segment_timers")),
+    )
+    with op.batch_alter_table("segment_timers", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_segment_timers_due_at"), ["due_at"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_segment_timers_workspace_id_contact_id"),
+            ["workspace_id", "contact_id"],
+            unique=False,
+        )
+
+    op.create_table(
         "subscriptions",
         sa.Column("workspace_id", sa.String(length=26), nullable=False),
         sa.Column("contact_id", sa.String(length=26), nullable=False),
@@ -299,6 +315,11 @@ def downgrade() -> None:
     op.drop_table("owners")
     op.drop_table("lists")
     op.drop_table("subscriptions")
+    with op.batch_alter_table("segment_timers", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_segment_timers_workspace_id_contact_id"))
+        batch_op.drop_index(batch_op.f("ix_segment_timers_due_at"))
+
+    op.drop_table("segment_timers")
     with op.batch_alter_table("segment_memberships", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_segment_memberships_workspace_id_segment_id_exited_at_contact_id"))
         batch_op.drop_index(batch_op.f("ix_segment_memberships_workspace_id_contact_id_exited_at"))
