@@ -6,10 +6,10 @@ On the generated workspace, a real `nurture serve` (audience worker embedded) ge
 `audience_data.NOW`, before the wall clock. Then `/v1/track` requests go out on a fixed schedule
 (open loop: the rate does not drop when the server is slow, up to 64 requests in flight) over
 keep-alive connections: page and product views of known users, and now and then a probe, "Product
-Added" by a known user never probed before. A poller reads new SEGMENT_ENTERED activities of the segment every `POLL_SECONDS` and notes
-when each first became visible. Latency = seen - the probe's HTTP 200 (so it includes the commit and
-at most one poll interval); `occurred_at` - HTTP 200 (the worker's own clock reading, before its
-commit) is kept beside it.
+Added" by a known user never probed before. A poller reads new SEGMENT_ENTERED activities of the
+segment every `POLL_SECONDS` and notes when each first became visible. Latency = seen - the probe's
+HTTP 200 (so it includes the commit and at most one poll interval); `occurred_at` - HTTP 200 (the
+worker's own clock reading, before its commit) is kept beside it.
 """
 
 from __future__ import annotations
