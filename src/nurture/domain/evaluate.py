@@ -47,6 +47,7 @@ from nurture.domain.conditions.nodes import (
 from nurture.domain.conditions.values import is_number
 from nurture.domain.contact_view import ContactView, MessageEvent, MessageEventKind, TrackedEvent
 from nurture.domain.contacts import Account, Contact
+from nurture.domain.profile import known_zones
 
 ENGAGEMENT_KINDS: dict[Engagement, frozenset[MessageEventKind]] = {
     Engagement.RECEIVED: frozenset({MessageEventKind.SENT, MessageEventKind.DELIVERED}),
@@ -63,13 +64,11 @@ def evaluate(condition: Condition, view: ContactView, now: datetime) -> bool:
 
 
 def contact_zone(contact: Contact) -> tzinfo:
-    """The contact's IANA zone; UTC when it has none or an unknown one."""
-    if not contact.timezone:
+    """The contact's IANA zone; UTC when it has none or one that is not in `known_zones()` (the names
+    the profile accepts; a few files ZoneInfo could still load, such as `posixrules`, are not zones)."""
+    if not contact.timezone or contact.timezone not in known_zones():
         return UTC
-    try:
-        return zoneinfo.ZoneInfo(contact.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return UTC
+    return zoneinfo.ZoneInfo(contact.timezone)
 
 
 def _evaluate(condition: Condition, view: ContactView, now: datetime, zone: tzinfo) -> bool:

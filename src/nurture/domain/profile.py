@@ -59,13 +59,14 @@ def normalize_phone(value: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _zones() -> frozenset[str]:
+def known_zones() -> frozenset[str]:
+    """The IANA zone names nurture accepts (and evaluates conditions in); any other name means UTC."""
     return frozenset(zoneinfo.available_timezones())
 
 
 def normalize_timezone(value: str) -> str:
     """An IANA zone name such as `Europe/Berlin`."""
-    if value not in _zones():
+    if value not in known_zones():
         raise ValueError("not an IANA time zone name (e.g. Europe/Berlin)")
     return value
 

@@ -27,21 +27,32 @@ from pydantic import (
 
 # The date strings nurture understands, in attributes, properties and operator values. The SQL compiler
 # must recognise exactly this shape. Without an offset a time is UTC; a date alone is 00:00 UTC.
+# Digits are ASCII only (\d of a str pattern would also take other scripts' digits).
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})?)?$"
-_DATE = re.compile(DATE_PATTERN)
+_DATE = re.compile(DATE_PATTERN.removeprefix("^").removesuffix("$"), re.ASCII)
 
 
 def parse_date(text: str) -> datetime | None:
-    """The UTC instant a date string names, or None if it is not a date in `DATE_PATTERN` form."""
-    if not _DATE.match(text):
+    """The UTC instant a date string names, or None if it is not a date in `DATE_PATTERN` form.
+
+    A real calendar date and time is required (no 30 February, no hour 24, no second 60), an offset
+    is at most `±23:59` with minutes up to 59, and the UTC instant must lie in years 1 to 9999
+    (`0001-01-01T00:30+01:00` is not a date).
+    """
+    if not _DATE.fullmatch(text):
+        return None
+    if len(text) > 16 and text[-6] in "+-" and int(text[-2:]) > 59:
         return None
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+        return parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        return None
 
 
 def is_number(value: object) -> bool:
