@@ -183,8 +183,9 @@ def measure_segments(dialect: str, url: str, workspace_id: str, repeat: int) -> 
     return out
 
 
-def run(db: str, options: Any, workdir: Path) -> dict[str, Any]:
-    """Generate, load, evaluate the segments and (unless skipped) measure the live path on `db`."""
+def run(db: str, options: Any, workdir: Path, save: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """Generate, load, evaluate the segments and (unless skipped) measure the live path on `db`;
+    `save` keeps the figures measured before the live path."""
     scale = data.Scale(contacts=options.contacts, events=options.events, seed=options.seed)
     with servers.fresh_database(db, workdir, "audiences") as url:
         keys = create_workspace(url)
@@ -202,6 +203,7 @@ def run(db: str, options: Any, workdir: Path) -> dict[str, Any]:
             "compiler": audience_sql is not None,
             "segments": measure_segments(db, url, keys["id"], options.repeat),
         }
+        save(result)
         if options.live_seconds > 0:
             print("   … live path", file=sys.stderr, flush=True)
             try:

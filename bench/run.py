@@ -316,6 +316,16 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     results: list[dict[str, Any]] = []
     started = time.monotonic()
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
+    options_out = {k: v for k, v in vars(options).items() if k not in ("db", "only")}
+
+    def save(partial: dict[str, Any] | None = None, report: str = "") -> None:
+        """Write what has been measured so far (a long run that fails later keeps its figures)."""
+        done = results + ([partial] if partial else [])
+        document = {"machine": info, "options": options_out, "results": done, "table": report}
+        path.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
+
     with tempfile.TemporaryDirectory(prefix="nurture-bench-") as tmp:
         workdir = Path(tmp)
         for db in options.dbs:
@@ -325,11 +335,12 @@ def main(argv: list[str] | None = None) -> int:
                 if scenario == "import":
                     result = _import(db, options, workdir)
                 elif scenario == "audiences":
-                    result = audiences.run(db, options, workdir)
+                    result = audiences.run(db, options, workdir, save)
                 else:
                     result = _http(db, scenario, options, workdir)
                 result["loadavg_1m"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
                 results.append(result)
+                save()
     info["total_seconds"] = round(time.monotonic() - started, 1)
     report = "\n\n".join(
         part
@@ -345,15 +356,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{' · ' + options.label if options.label else ''}\n"
     )
     print(report)
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
-    options_out = {k: v for k, v in vars(options).items() if k not in ("db", "only")}
-    path.write_bytes(
-        orjson.dumps(
-            {"machine": info, "options": options_out, "results": results, "table": report},
-            option=orjson.OPT_INDENT_2,
-        )
-    )
+    save(report=report)
     print(f"\nresults: {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
     return 0
 
