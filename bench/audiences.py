@@ -25,6 +25,8 @@ from bench.audience_load import create_workspace, driver_url, load
 from nurture.domain.conditions import parse_condition
 from nurture.store.db import Database
 
+RESULTS = Path(__file__).resolve().parent / "results"
+
 try:
     from nurture.store import audience_sql
 except ImportError:  # the compiler is not on this branch yet: hand SQL only
@@ -206,10 +208,11 @@ def run(db: str, options: Any, workdir: Path, save: Callable[[dict[str, Any]], N
         save(result)
         if options.live_seconds > 0:
             print("   … live path", file=sys.stderr, flush=True)
+            RESULTS.mkdir(exist_ok=True)
+            log = RESULTS / f"audiences-{db}-{time.strftime('%Y%m%dT%H%M%S')}-server.log"
+            result["live_server_log"] = str(log)
             try:
-                with servers.serve(
-                    url, options.workers, workdir / f"{db}-audiences.log", seeded=False
-                ) as server:
+                with servers.serve(url, options.workers, log, seeded=False) as server:
                     result["live"] = audience_live.measure(
                         url, server, keys, ws, rate=options.live_rate, seconds=options.live_seconds
                     )
