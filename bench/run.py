@@ -1,5 +1,6 @@
-"""`python -m bench.run`: ingest over HTTP and CSV import on SQLite and PostgreSQL, each beside its
-ceiling measured in the same run. Prints a markdown table; writes JSON under bench/results/.
+"""`python -m bench.run`: ingest over HTTP, CSV import and audiences (segment evaluation on a generated
+workspace, and the live path) on SQLite and PostgreSQL, each beside its ceiling measured in the same
+run. Prints markdown tables; writes JSON under bench/results/.
 
 Every server runs on a fresh database (a SQLite file in a temporary directory, or a throw-away
 PostgreSQL database on 127.0.0.1:5432 that is dropped afterwards). Traffic goes to 127.0.0.1 only.
@@ -26,11 +27,11 @@ from typing import Any
 import orjson
 import psycopg
 
-from bench import ceiling, imports, load, servers, templates, workload
+from bench import audiences, ceiling, imports, load, servers, templates, workload
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DATABASES = ("sqlite", "postgresql")
-SCENARIOS = ("batch", "single", "import", "templates")
+SCENARIOS = ("batch", "single", "import", "templates", "audiences")
 
 
 def _options(argv: list[str] | None) -> argparse.Namespace:
@@ -38,7 +39,7 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="short runs and a 20,000-row import")
     parser.add_argument("--db", default=",".join(DATABASES), help="sqlite,postgresql (default both)")
     parser.add_argument(
-        "--only", default=",".join(SCENARIOS), help="batch,single,import,templates (default all)"
+        "--only", default=",".join(SCENARIOS), help="batch,single,import,templates,audiences (default all)"
     )
     parser.add_argument("--seconds", type=float, help="measured seconds per HTTP run (default 10; quick 4)")
     parser.add_argument("--workers", type=int, default=2, help="server processes (NURTURE_WEB_CONCURRENCY)")
@@ -52,11 +53,23 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--people", type=int, default=20_000, help="distinct people the events are about (default 20,000)"
     )
+    parser.add_argument("--contacts", type=int, help="audiences: contacts (default 1,000,000; quick 20,000)")
+    parser.add_argument("--events", type=int, help="audiences: events (default 10,000,000; quick 200,000)")
+    parser.add_argument("--seed", type=int, default=2026, help="audiences: generator seed (default 2026)")
+    parser.add_argument("--repeat", type=int, default=3, help="audiences: runs of each query (median kept)")
+    parser.add_argument("--live-rate", type=float, default=500.0, help="audiences: events/s on the live path")
+    parser.add_argument(
+        "--live-seconds", type=float, help="audiences: live path duration (default 30; quick 10; 0 skips it)"
+    )
     parser.add_argument("--server-env", action="append", default=[], help="extra NAME=VALUE for the server")
     parser.add_argument("--label", default="", help="a note stored with the results")
     options = parser.parse_args(argv)
     options.seconds = options.seconds or (4.0 if options.quick else 10.0)
     options.import_rows = options.import_rows or (20_000 if options.quick else 100_000)
+    options.contacts = options.contacts or (20_000 if options.quick else 1_000_000)
+    options.events = options.events or (200_000 if options.quick else 10_000_000)
+    if options.live_seconds is None:
+        options.live_seconds = 10.0 if options.quick else 30.0
     options.dbs = [d.strip() for d in options.db.split(",") if d.strip()]
     options.scenarios = [s.strip() for s in options.only.split(",") if s.strip()]
     for name in options.dbs:
@@ -258,6 +271,8 @@ def _number(value: float) -> str:
 
 
 def table(results: list[dict[str, Any]]) -> str:
+    if not results:
+        return ""
     lines = [
         "| benchmark | database | nurture | ceiling, same rows via driver | nurture / ceiling | p50 | p99 |",
         "|---|---|---|---|---|---|---|",
@@ -309,6 +324,16 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     results: list[dict[str, Any]] = []
     started = time.monotonic()
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
+    options_out = {k: v for k, v in vars(options).items() if k not in ("db", "only")}
+
+    def save(partial: dict[str, Any] | None = None, report: str = "") -> None:
+        """Write what has been measured so far (a long run that fails later keeps its figures)."""
+        done = results + ([partial] if partial else [])
+        document = {"machine": info, "options": options_out, "results": done, "table": report}
+        path.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
+
     with tempfile.TemporaryDirectory(prefix="nurture-bench-") as tmp:
         workdir = Path(tmp)
         if "templates" in options.scenarios:
@@ -320,27 +345,29 @@ def main(argv: list[str] | None = None) -> int:
                 load_before = os.getloadavg()[0]
                 if scenario == "import":
                     result = _import(db, options, workdir)
+                elif scenario == "audiences":
+                    result = audiences.run(db, options, workdir, save)
                 else:
                     result = _http(db, scenario, options, workdir)
                 result["loadavg_1m"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
                 results.append(result)
+                save()
     info["total_seconds"] = round(time.monotonic() - started, 1)
-    report = table(results)
+    report = "\n\n".join(
+        part
+        for part in (
+            table([r for r in results if r["scenario"] != "audiences"]),
+            audiences.table([r for r in results if r["scenario"] == "audiences"]),
+        )
+        if part
+    )
     print(
         f"\n{info['date']} · {info['nproc']} x {info['cpu']} · {info['memory']} RAM · "
         f"PostgreSQL {info['postgresql']} · SQLite {info['sqlite']} · git {info['git']}"
         f"{' · ' + options.label if options.label else ''}\n"
     )
     print(report)
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
-    options_out = {k: v for k, v in vars(options).items() if k not in ("db", "only")}
-    path.write_bytes(
-        orjson.dumps(
-            {"machine": info, "options": options_out, "results": results, "table": report},
-            option=orjson.OPT_INDENT_2,
-        )
-    )
+    save(report=report)
     print(f"\nresults: {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
     return 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -67,9 +68,15 @@ def _healthy(port: int) -> bool:
 
 @contextmanager
 def serve(
-    database_url: str, workers: int, log: Path, extra_env: dict[str, str] | None = None
+    database_url: str,
+    workers: int,
+    log: Path,
+    extra_env: dict[str, str] | None = None,
+    *,
+    seeded: bool = True,
 ) -> Iterator[Server]:
-    """`python -m nurture.cli.main serve` on a free port; yields once /healthz answers."""
+    """`python -m nurture.cli.main serve` on a free port; yields once /healthz answers. With `seeded`
+    the database is empty and the server creates the example workspace, whose write key it prints."""
     port = free_port()
     env = {
         **os.environ,
@@ -86,6 +93,7 @@ def serve(
             env=env,
             stdout=handle,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so its worker processes can be stopped too
         )
     try:
         deadline = time.monotonic() + 60
@@ -99,7 +107,7 @@ def serve(
         for line in log.read_text().splitlines():
             if line.strip().startswith("write key:"):
                 write_key = line.split()[2]
-        if not write_key:
+        if seeded and not write_key:
             raise RuntimeError(f"no write key in the server output:\n{log.read_text()}")
         yield Server("127.0.0.1", port, write_key, process, log)
     finally:
@@ -107,6 +115,7 @@ def serve(
         try:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            process.kill()
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
             with suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=5)
