@@ -251,3 +251,12 @@ def test_bad_changes_and_lookups_are_refused(admin: Admin) -> None:
     assert problem(admin.call("POST", f"{API}/01JNOPE/recompute"), 404) == []
     assert admin.get(kept["id"]) == {**kept, "member_count": 0}
     assert admin.get(other["id"])["name"] == "Other"
+
+
+def test_the_condition_language_publishes_its_json_schema(admin: Admin, client: TestClient) -> None:
+    response = admin.call("GET", f"{API}/condition-schema")
+    assert response.status_code == 200, response.text
+    schema = response.json()
+    tags = set(schema["discriminator"]["mapping"])
+    assert {"all", "any", "not", "attribute", "event", "event_aggregate", "segment", "score"} <= tags
+    assert client.get(f"{API}/condition-schema").status_code == 401

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from nurture.api.auth import secret_workspace
 from nurture.api.schemas import ContactOut
 from nurture.bootstrap import Container
+from nurture.domain.conditions.parsing import condition_schema
 from nurture.domain.segments import Membership, Segment
 from nurture.services.segments import ContactSegment
 
@@ -150,6 +151,12 @@ async def preview_segment(request: Request, workspace_id: Workspace, body: Previ
         lambda: _container(request).segments.preview(workspace_id, body.condition, sample=body.sample)
     )
     return PreviewOut(count=preview.count, sample=[ContactOut.of(c) for c in preview.sample])
+
+
+@router.get("/condition-schema", summary="JSON Schema of the condition language")
+async def condition_json_schema(workspace_id: Workspace) -> dict[str, Any]:
+    """The one condition language of segments, scoring rules and journey branches (docs/conditions.md)."""
+    return condition_schema()
 
 
 @router.get("/{segment_id}", response_model=SegmentOut, summary="Get a segment")
