@@ -217,6 +217,7 @@ class AudienceWorker:
                 todo[owner(timer.contact_id)] = set(everything)
             else:
                 todo[timer.contact_id].add(timer.segment_id)
+        todo = {contact_id: wanted for contact_id, wanted in todo.items() if wanted}  # nothing reads it
         needed = set().union(*todo.values()) if todo else set()
         views = load_views(conn, workspace_id, todo, plan.needs(needed))
         gone = {m for m in owners if m in locked} | {
