@@ -9,6 +9,8 @@ import structlog
 
 
 def configure(level: str = "info", json: bool = True) -> None:
+    """One handler writes every record, structlog's and the standard library's (uvicorn, alembic), each
+    as one write under one lock, so records from the server's threads never interleave on a line."""
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
@@ -16,18 +18,19 @@ def configure(level: str = "info", json: bool = True) -> None:
     stamp = structlog.processors.TimeStamper(fmt="iso", utc=True)
     structlog.configure(
         processors=[
+            structlog.stdlib.filter_by_level,
             structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
+            structlog.stdlib.add_log_level,
             stamp,
             structlog.processors.format_exc_info,
-            renderer,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=True,
     )
-    # Libraries log through the standard library (uvicorn, alembic): render their records the same way,
-    # so a log pipeline reading JSON lines sees every line, tracebacks included, as one JSON object.
+    # Libraries' records are rendered the same way, so a log pipeline reading JSON lines sees every
+    # line, tracebacks included, as one JSON object.
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
