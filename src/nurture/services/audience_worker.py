@@ -257,7 +257,8 @@ class AudienceWorker:
         """Score the contacts' new events, and re-evaluate condition rules after other changes, in
         every scoring model of the workspace; score changes queue SCORE changes for the segments that
         read them. Returns how many contacts were scored."""
-        if not changes or not workspace_models(conn, workspace_id):
+        models = workspace_models(conn, workspace_id) if changes else []
+        if not models:
             return 0
         arrived: dict[str, datetime] = {}
         touched: set[str] = set()
@@ -273,7 +274,7 @@ class AudienceWorker:
             found = event_store.received_since(conn, workspace_id, arrived, since)
             for contact_id, first in sorted(arrived.items()):
                 new = [e for e in found.get(contact_id, []) if e.received_at >= first - ARRIVAL_SLACK]
-                score_events(conn, workspace_id, contact_id, new, now)
+                score_events(conn, workspace_id, contact_id, new, now, models)
         for contact_id in sorted(touched):
-            rescore_conditions(conn, workspace_id, contact_id, now)
+            rescore_conditions(conn, workspace_id, contact_id, now, models)
         return len(arrived.keys() | touched)

@@ -82,17 +82,20 @@ def workspace_catalog(conn: Connection, workspace_id: str) -> Catalog:
     return Catalog.of(store.entries(conn, workspace_id))
 
 
+def check(conn: Connection, workspace_id: str, condition: Condition, path: str = "") -> None:
+    """Raise Invalid naming each node that reads an attribute the workspace has never had, or
+    compares values with a type they have never had."""
+    errors = check_condition(condition, workspace_catalog(conn, workspace_id), path)
+    if errors:
+        raise Invalid(errors)
+
+
 class CatalogService:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
         self.clock = clock
 
-    def check(self, conn: Connection, workspace_id: str, condition: Condition, path: str = "") -> None:
-        """Raise Invalid naming each node that reads an attribute the workspace has never had, or
-        compares values with a type they have never had."""
-        errors = check_condition(condition, workspace_catalog(conn, workspace_id), path)
-        if errors:
-            raise Invalid(errors)
+    check = staticmethod(check)
 
     def describe(self, workspace_id: str) -> dict[str, Any]:
         """The catalog as the API shows it: attributes and account attributes with their types, and

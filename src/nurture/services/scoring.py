@@ -98,12 +98,20 @@ def _live(conn: Connection, workspace_id: str, contact_id: str) -> str | None:
     return None
 
 
+Models = Sequence[tuple[str, ScoringModel]]
+
+
 def score_events(
-    conn: Connection, workspace_id: str, contact_id: str, events: Sequence[StoredEvent], now: datetime
+    conn: Connection,
+    workspace_id: str,
+    contact_id: str,
+    events: Sequence[StoredEvent],
+    now: datetime,
+    models: Models | None = None,
 ) -> list[str]:
-    """Score newly stored events of one contact in every model; returns the ids of the models whose
-    score changed. A retried event never scores twice (dedupe keys); an event dated in the future
-    counts from `now`."""
+    """Score newly stored events of one contact in every model (`models`: the workspace's, when the
+    caller has them already); returns the ids of the models whose score changed. A retried event
+    never scores twice (dedupe keys); an event dated in the future counts from `now`."""
     live = _live(conn, workspace_id, contact_id)
     if live is None:
         return []
@@ -113,7 +121,7 @@ def score_events(
     )
     names = {e.name for e in scored}
     changed = []
-    for model_id, model in workspace_models(conn, workspace_id):
+    for model_id, model in workspace_models(conn, workspace_id) if models is None else models:
         granted = _grant_events(conn, workspace_id, model_id, model, live, scored, now)
         reading = [r for r in model.condition_rules() if references(r.condition).event_names & names]
         if (granted or reading) and recompute(contact, model_id, model, now, conditions=bool(reading)):
@@ -121,7 +129,9 @@ def score_events(
     return changed
 
 
-def rescore_conditions(conn: Connection, workspace_id: str, contact_id: str, now: datetime) -> list[str]:
+def rescore_conditions(
+    conn: Connection, workspace_id: str, contact_id: str, now: datetime, models: Models | None = None
+) -> list[str]:
     """Re-evaluate every condition rule for one contact (after a profile, membership, score or merge
     change); returns the ids of the models whose score changed."""
     live = _live(conn, workspace_id, contact_id)
@@ -129,7 +139,7 @@ def rescore_conditions(conn: Connection, workspace_id: str, contact_id: str, now
         return []
     contact = ScoredContact(conn, workspace_id, live)
     changed = []
-    for model_id, model in workspace_models(conn, workspace_id):
+    for model_id, model in workspace_models(conn, workspace_id) if models is None else models:
         if model.condition_rules() and recompute(contact, model_id, model, now, conditions=True):
             changed.append(model_id)
     return changed

@@ -11,7 +11,6 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from nurture.domain.catalog import check_condition
 from nurture.domain.conditions.nodes import Condition
 from nurture.domain.conditions.references import references
 from nurture.domain.contacts import Contact, Page
@@ -28,8 +27,8 @@ from nurture.domain.segments import (
     segment_references,
     with_dependencies,
 )
+from nurture.services import catalog
 from nurture.services.audience_scan import scan_timers
-from nurture.services.catalog import workspace_catalog
 from nurture.services.clock import Clock
 from nurture.services.memberships import MembershipWriter, SegmentPlan
 from nurture.services.paging import decode_id_cursor, encode_id_cursor
@@ -298,9 +297,7 @@ class SegmentService:
     ) -> None:
         """What the condition reads must exist: attributes in the data catalog (with values of a type
         it compares with), and segments without cycles."""
-        errors = check_condition(condition, workspace_catalog(conn, workspace_id), "condition")
-        if errors:
-            raise Invalid(errors)
+        catalog.check(conn, workspace_id, condition, "condition")
         if next(segment_references(condition), None) is None:
             return
         stored = [s for s in store.all_segments(conn, workspace_id) if s.id != segment_id]
