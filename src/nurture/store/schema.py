@@ -519,3 +519,116 @@ snippets = Table(
     ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
     UniqueConstraint("workspace_id", "name"),
 )
+
+# ---- messaging: senders, settings, topics, the outbox ----
+
+# Who mail is sent as, and through what. `smtp_url` null: the server's NURTURE_SMTP_URL, or capture when
+# that is unset. `dkim_key` is a PEM private key (stored as the operator gave it; see README, Security).
+senders = Table(
+    "senders",
+    metadata,
+    Column("workspace_id", String(ID), nullable=False),
+    Column("id", String(ID), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("from_name", String(200), nullable=False),
+    Column("from_email", String(320), nullable=False),
+    Column("reply_to", String(320), nullable=True),
+    Column("smtp_url", Text(), nullable=True),
+    Column("rate_per_second", Float(), nullable=True),  # token bucket; null: unlimited
+    Column("dkim_domain", String(253), nullable=True),
+    Column("dkim_selector", String(63), nullable=True),
+    Column("dkim_key", Text(), nullable=True),
+    Column("is_default", Boolean(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "id"),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
+    UniqueConstraint("workspace_id", "name"),
+)
+
+# One row per workspace: what every message of the workspace obeys. `data` holds the checked
+# `MessagingSettings` document (postal address, frequency cap, quiet hours, fallback time zone, SMS
+# provider, …), so new knobs need no migration.
+messaging_settings = Table(
+    "messaging_settings",
+    metadata,
+    Column("workspace_id", String(ID), nullable=False),
+    Column("data", JSONDoc, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("workspace_id"),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
+)
+
+# Subscription topics a contact can opt in or out of, per channel (the `topic` of `subscriptions`).
+topics = Table(
+    "topics",
+    metadata,
+    Column("workspace_id", String(ID), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("label", String(200), nullable=False),
+    Column("description", Text(), nullable=True),
+    Column("default_status", String(16), nullable=False),  # subscribed (opt-out) | unsubscribed (opt-in)
+    Column("double_opt_in", Boolean(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "channel", "name"),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
+)
+
+# The outbox: one row per message, `id` the deterministic send id (domain/outbox.py `send_id`) under
+# the primary key, so the same source can never make a second row. The same id is the email
+# Message-ID and the provider's idempotency key. Dispatch claims due rows (`status` pending, `due_at`
+# passed or a `lease_until` expired) in batches.
+messages = Table(
+    "messages",
+    metadata,
+    Column("workspace_id", String(ID), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("contact_id", String(ID), nullable=False),
+    Column("channel", String(16), nullable=False),  # email | sms
+    Column("category", String(16), nullable=False),  # marketing | transactional
+    Column("topic", String(200), nullable=True),
+    Column("template_id", String(ID), nullable=True),
+    Column("template_version", Integer(), nullable=True),
+    Column("sender_id", String(ID), nullable=True),
+    Column("source", String(16), nullable=False),  # journey | campaign | api | test | system
+    Column("source_key", String(255), nullable=False),  # run:node:iteration, campaign:contact, idem key
+    Column("journey_id", String(ID), nullable=True),
+    Column("node_id", String(100), nullable=True),
+    Column("campaign_id", String(ID), nullable=True),
+    Column("context", JSONDoc, nullable=False),  # event, run context: what the template renders with
+    Column("to_address", String(320), nullable=True),  # filled at dispatch
+    Column("subject", Text(), nullable=True),  # as rendered, for the mail log
+    Column("status", String(16), nullable=False),  # pending | sending | sent | failed | skipped | unknown
+    Column("reason", String(64), nullable=True),  # why skipped, deferred, failed or unknown
+    Column("detail", Text(), nullable=True),
+    Column("attempts", Integer(), nullable=False),
+    Column("due_at", UTCDateTime(), nullable=False),
+    Column("lease_until", UTCDateTime(), nullable=True),
+    Column("provider_id", String(255), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("sent_at", UTCDateTime(), nullable=True),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "id"),
+    Index(None, "status", "due_at"),
+    Index(None, "workspace_id", "contact_id", "sent_at"),
+    Index(None, "workspace_id", "template_id"),
+    Index(None, "workspace_id", "journey_id", "node_id"),
+    Index(None, "workspace_id", "campaign_id"),
+)
+
+# What the capture transport received (no SMTP configured): the exact bytes that would have gone out.
+captured_mail = Table(
+    "captured_mail",
+    metadata,
+    Column("workspace_id", String(ID), nullable=False),
+    Column("id", String(ID), nullable=False),
+    Column("message_id", String(64), nullable=True),  # the outbox row; null for a raw test send
+    Column("mail_from", String(320), nullable=False),
+    Column("rcpt_to", String(320), nullable=False),
+    Column("subject", Text(), nullable=True),
+    Column("raw", Text(), nullable=False),
+    Column("captured_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "id"),
+    Index(None, "workspace_id", "captured_at"),
+)
