@@ -1,0 +1,30 @@
+"""SQL for `message_events`: what happened to sent messages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, select
+
+from nurture.store.schema import message_events
+from nurture.store.sql import PerDialect, execute_many, in_chunks, insert_ignore, one_of
+
+_existing = PerDialect(
+    lambda dialect: select(message_events.c.id).where(
+        message_events.c.workspace_id == bindparam("workspace_id"),
+        one_of(dialect, message_events.c.id, "ids"),
+    )
+)
+
+
+def existing_ids(conn: Connection, workspace_id: str, ids: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for part in in_chunks(conn, sorted(set(ids))):
+        found.update(conn.execute(_existing(conn), {"workspace_id": workspace_id, "ids": part}).scalars())
+    return found
+
+
+def insert(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert message events; an id already stored is skipped (a report delivered twice)."""
+    return execute_many(conn, insert_ignore(conn, message_events), rows)
