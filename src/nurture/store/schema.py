@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from nurture.store.types import JSONDoc, UTCDateTime
@@ -631,4 +632,109 @@ captured_mail = Table(
     Column("captured_at", UTCDateTime(), nullable=False),
     PrimaryKeyConstraint("workspace_id", "id"),
     Index(None, "workspace_id", "captured_at"),
+)
+
+
+# ---- journeys ----
+
+# A journey's identity and state; its documents are immutable rows of journey_versions.
+journeys = Table(
+    "journeys",
+    metadata,
+    Column("workspace_id", String(ID), nullable=False),
+    Column("id", String(ID), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("status", String(16), nullable=False),  # active | paused | archived
+    Column("version", Integer(), nullable=False),  # the published version new runs start on
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "id"),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
+    UniqueConstraint("workspace_id", "name"),
+)
+
+journey_versions = Table(
+    "journey_versions",
+    metadata,
+    Column("workspace_id", String(ID), nullable=False),
+    Column("journey_id", String(ID), nullable=False),
+    Column("version", Integer(), nullable=False),
+    Column("document", JSONDoc, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "journey_id", "version"),
+)
+
+LIVE_RUN = "status IN ('active', 'waiting', 'calling')"
+
+# One contact's way through one journey version. Workers claim runs that are due (`wake_at` passed,
+# or active) under a lease. At most one live run per journey, contact and correlation key ('' when
+# the journey has none), by a partial unique index.
+journey_runs = Table(
+    "journey_runs",
+    metadata,
+    Column("workspace_id", String(ID), nullable=False),
+    Column("id", String(ID), nullable=False),
+    Column("journey_id", String(ID), nullable=False),
+    Column("version", Integer(), nullable=False),
+    Column("contact_id", String(ID), nullable=False),
+    Column("correlation", String(255), nullable=False),
+    Column("status", String(16), nullable=False),  # active | waiting | calling | completed | exited | failed
+    Column("node", String(64), nullable=True),
+    Column("wake_at", UTCDateTime(), nullable=True),
+    Column("lease_until", UTCDateTime(), nullable=True),
+    Column("attempts", Integer(), nullable=False),
+    Column("context", JSONDoc, nullable=False),
+    Column("sends", JSONDoc, nullable=False),
+    Column("visits", JSONDoc, nullable=False),
+    Column("entered_at", UTCDateTime(), nullable=False),
+    Column("converted_at", UTCDateTime(), nullable=True),
+    Column("ended_at", UTCDateTime(), nullable=True),
+    Column("reason", Text(), nullable=True),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "id"),
+    Index(None, "status", "wake_at"),
+    Index(None, "workspace_id", "contact_id"),
+    Index(None, "workspace_id", "journey_id", "status"),
+    Index(
+        "uq_journey_runs_live",
+        "workspace_id",
+        "journey_id",
+        "contact_id",
+        "correlation",
+        unique=True,
+        sqlite_where=text(LIVE_RUN),
+        postgresql_where=text(LIVE_RUN),
+    ),
+)
+
+# The trace of every run: what happened at which node and why. Explanations read it.
+run_steps = Table(
+    "run_steps",
+    metadata,
+    Column("workspace_id", String(ID), nullable=False),
+    Column("run_id", String(ID), nullable=False),
+    Column("seq", Integer(), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("node", String(64), nullable=True),
+    Column("action", String(32), nullable=False),
+    Column("reason", Text(), nullable=False),
+    Column("data", JSONDoc, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "run_id", "seq"),
+)
+
+# What the journey worker has to look at: changes to contacts that an active journey's trigger,
+# waits, exits or goal read (written by the audience worker in its transaction), and enrolments.
+journey_inbox = Table(
+    "journey_inbox",
+    metadata,
+    Column("workspace_id", String(ID), nullable=False),
+    Column("id", String(ID), nullable=False),
+    Column("contact_id", String(ID), nullable=False),
+    Column("kind", String(24), nullable=False),  # event | segment_entered | segment_exited | change | enroll
+    Column("name", String(255), nullable=True),  # event name, segment id, field, journey id
+    Column("event_id", String(ID), nullable=True),
+    Column("data", JSONDoc, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "id"),
+    Index(None, "created_at"),
 )

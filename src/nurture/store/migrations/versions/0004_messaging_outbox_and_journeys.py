@@ -1,8 +1,8 @@
-"""messaging outbox
+"""messaging outbox and journeys
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-11-26 23:31:35.155548
+Create Date: 2026-11-26 23:42:55.569271
 """
 
 from __future__ import annotations
@@ -40,6 +40,95 @@ def upgrade() -> None:
             unique=False,
         )
 
+    op.create_table(
+        "journey_inbox",
+        sa.Column("workspace_id", sa.String(length=26), nullable=False),
+        sa.Column("id", sa.String(length=26), nullable=False),
+        sa.Column("contact_id", sa.String(length=26), nullable=False),
+        sa.Column("kind", sa.String(length=24), nullable=False),
+        sa.Column("name", sa.String(length=255), nullable=True),
+        sa.Column("event_id", sa.String(length=26), nullable=True),
+        sa.Column(
+            "data",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("created_at", nurture.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "id", name=op.f("pk_journey_inbox")),
+    )
+    with op.batch_alter_table("journey_inbox", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_journey_inbox_created_at"), ["created_at"], unique=False)
+
+    op.create_table(
+        "journey_runs",
+        sa.Column("workspace_id", sa.String(length=26), nullable=False),
+        sa.Column("id", sa.String(length=26), nullable=False),
+        sa.Column("journey_id", sa.String(length=26), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("contact_id", sa.String(length=26), nullable=False),
+        sa.Column("correlation", sa.String(length=255), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("node", sa.String(length=64), nullable=True),
+        sa.Column("wake_at", nurture.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("lease_until", nurture.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column(
+            "context",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "sends",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "visits",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("entered_at", nurture.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("converted_at", nurture.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("ended_at", nurture.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("updated_at", nurture.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "id", name=op.f("pk_journey_runs")),
+    )
+    with op.batch_alter_table("journey_runs", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_journey_runs_status_wake_at"), ["status", "wake_at"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_journey_runs_workspace_id_contact_id"),
+            ["workspace_id", "contact_id"],
+            unique=False,
+        )
+        batch_op.create_index(
+            batch_op.f("ix_journey_runs_workspace_id_journey_id_status"),
+            ["workspace_id", "journey_id", "status"],
+            unique=False,
+        )
+        batch_op.create_index(
+            "uq_journey_runs_live",
+            ["workspace_id", "journey_id", "contact_id", "correlation"],
+            unique=True,
+            sqlite_where=sa.text("status IN ('active', 'waiting', 'calling')"),
+            postgresql_where=sa.text("status IN ('active', 'waiting', 'calling')"),
+        )
+
+    op.create_table(
+        "journey_versions",
+        sa.Column("workspace_id", sa.String(length=26), nullable=False),
+        sa.Column("journey_id", sa.String(length=26), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column(
+            "document",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("created_at", nurture.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "journey_id", "version", name=op.f("pk_journey_versions")),
+    )
     op.create_table(
         "messages",
         sa.Column("workspace_id", sa.String(length=26), nullable=False),
@@ -94,6 +183,40 @@ def upgrade() -> None:
             batch_op.f("ix_messages_workspace_id_template_id"), ["workspace_id", "template_id"], unique=False
         )
 
+    op.create_table(
+        "run_steps",
+        sa.Column("workspace_id", sa.String(length=26), nullable=False),
+        sa.Column("run_id", sa.String(length=26), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("at", nurture.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("node", sa.String(length=64), nullable=True),
+        sa.Column("action", sa.String(length=32), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column(
+            "data",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.PrimaryKeyConstraint("workspace_id", "run_id", "seq", name=op.f("pk_run_steps")),
+    )
+    op.create_table(
+        "journeys",
+        sa.Column("workspace_id", sa.String(length=26), nullable=False),
+        sa.Column("id", sa.String(length=26), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("created_at", nurture.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", nurture.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_journeys_workspace_id_workspaces"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("workspace_id", "id", name=op.f("pk_journeys")),
+        sa.UniqueConstraint("workspace_id", "name", name=op.f("uq_journeys_workspace_id_name")),
+    )
     op.create_table(
         "messaging_settings",
         sa.Column("workspace_id", sa.String(length=26), nullable=False),
@@ -162,6 +285,8 @@ def downgrade() -> None:
     op.drop_table("topics")
     op.drop_table("senders")
     op.drop_table("messaging_settings")
+    op.drop_table("journeys")
+    op.drop_table("run_steps")
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_messages_workspace_id_template_id"))
         batch_op.drop_index(batch_op.f("ix_messages_workspace_id_journey_id_node_id"))
@@ -170,6 +295,22 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_messages_status_due_at"))
 
     op.drop_table("messages")
+    op.drop_table("journey_versions")
+    with op.batch_alter_table("journey_runs", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_journey_runs_live",
+            sqlite_where=sa.text("status IN ('active', 'waiting', 'calling')"),
+            postgresql_where=sa.text("status IN ('active', 'waiting', 'calling')"),
+        )
+        batch_op.drop_index(batch_op.f("ix_journey_runs_workspace_id_journey_id_status"))
+        batch_op.drop_index(batch_op.f("ix_journey_runs_workspace_id_contact_id"))
+        batch_op.drop_index(batch_op.f("ix_journey_runs_status_wake_at"))
+
+    op.drop_table("journey_runs")
+    with op.batch_alter_table("journey_inbox", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_journey_inbox_created_at"))
+
+    op.drop_table("journey_inbox")
     with op.batch_alter_table("captured_mail", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_captured_mail_workspace_id_captured_at"))
 
