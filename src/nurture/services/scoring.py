@@ -24,6 +24,7 @@ from nurture.domain.contact_view import ContactView
 from nurture.domain.evaluate import evaluate
 from nurture.domain.next_change import next_change_time
 from nurture.domain.scoring import (
+    MANUAL_RULE,
     EventRule,
     PointsKind,
     ScoringModel,
@@ -391,3 +392,40 @@ def rescore_contacts(
         if recompute(contact, model_id, model, now, conditions=bool(model.condition_rules())):
             changed += 1
     return changed
+
+
+def grant_manual(
+    conn: Connection,
+    workspace_id: str,
+    contact_id: str,
+    model_id: str,
+    model: ScoringModel,
+    points: float,
+    reason: str | None,
+    now: datetime,
+    dedupe_key: str | None = None,
+) -> bool:
+    """Points given by hand or by a journey (they decay like event points), for a locked contact;
+    thresholds apply as for any change. A `dedupe_key` given before grants nothing. Returns whether
+    the stored score changed."""
+    if dedupe_key is not None and store.existing_keys(conn, workspace_id, model_id, contact_id, {dedupe_key}):
+        return False
+    store.insert_changes(
+        conn,
+        [
+            {
+                "workspace_id": workspace_id,
+                "model_id": model_id,
+                "contact_id": contact_id,
+                "rule_id": MANUAL_RULE,
+                "kind": PointsKind.MANUAL.value,
+                "points": points,
+                "event_id": None,
+                "reason": reason,
+                "occurred_at": now,
+                "expires_at": expires_at(model.decay, PointsKind.MANUAL, now),
+                "dedupe_key": dedupe_key,
+            }
+        ],
+    )
+    return recompute(ScoredContact(conn, workspace_id, contact_id), model_id, model, now, conditions=False)

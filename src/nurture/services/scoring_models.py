@@ -16,7 +16,6 @@ from nurture.domain.catalog import check_condition, check_event_filters
 from nurture.domain.contacts import Page
 from nurture.domain.errors import Conflict, FieldError, Invalid, NotFound
 from nurture.domain.scoring import (
-    MANUAL_RULE,
     ConditionRule,
     HistoryEntry,
     PointsKind,
@@ -33,7 +32,7 @@ from nurture.services import lifecycle
 from nurture.services.catalog import workspace_catalog
 from nurture.services.clock import Clock
 from nurture.services.paging import decode_id_cursor, decode_time_cursor, encode_id_cursor, encode_time_cursor
-from nurture.services.scoring import ScoredContact, recompute, rescore_contacts, workspace_models
+from nurture.services.scoring import grant_manual, rescore_contacts, workspace_models
 from nurture.store import activities
 from nurture.store import contacts as contact_store
 from nurture.store import scoring as store
@@ -189,25 +188,7 @@ class ScoringService:
             contact_id = self._contact(conn, workspace_id, contact_id)
             model = self._get(conn, workspace_id, model_id).model
             store.lock_contact(conn, workspace_id, contact_id)
-            store.insert_changes(
-                conn,
-                [
-                    {
-                        "workspace_id": workspace_id,
-                        "model_id": model_id,
-                        "contact_id": contact_id,
-                        "rule_id": MANUAL_RULE,
-                        "kind": PointsKind.MANUAL.value,
-                        "points": amount,
-                        "event_id": None,
-                        "reason": why,
-                        "occurred_at": now,
-                        "expires_at": expires_at(model.decay, PointsKind.MANUAL, now),
-                        "dedupe_key": None,
-                    }
-                ],
-            )
-            recompute(ScoredContact(conn, workspace_id, contact_id), model_id, model, now, conditions=False)
+            grant_manual(conn, workspace_id, contact_id, model_id, model, amount, why, now)
             stored = store.stored_score(conn, workspace_id, model_id, contact_id)
             return self._score(conn, workspace_id, contact_id, model_id, model, stored)
 

@@ -683,6 +683,7 @@ journey_runs = Table(
     Column("wake_at", UTCDateTime(), nullable=True),
     Column("lease_until", UTCDateTime(), nullable=True),
     Column("attempts", Integer(), nullable=False),
+    Column("steps", Integer(), nullable=False),  # trace lines written so far (run_steps.seq)
     Column("context", JSONDoc, nullable=False),
     Column("sends", JSONDoc, nullable=False),
     Column("visits", JSONDoc, nullable=False),

@@ -70,6 +70,21 @@ def get_template(conn: Connection, workspace_id: str, template_id: str) -> Templ
     return _template(row) if row else None
 
 
+def find_template(conn: Connection, workspace_id: str, id_or_name: str) -> tuple[str, str, str] | None:
+    """(id, kind, category) of the live template with this id, else the newest with this name."""
+    query = (
+        select(templates.c.id, templates.c.kind, templates.c.category)
+        .where(
+            templates.c.workspace_id == workspace_id,
+            templates.c.deleted_at.is_(None),
+            (templates.c.id == id_or_name) | (templates.c.name == id_or_name),
+        )
+        .order_by(templates.c.id != id_or_name, templates.c.created_at.desc())
+    )
+    row = conn.execute(query).first()
+    return (row.id, row.kind, row.category) if row is not None else None
+
+
 def list_templates(conn: Connection, workspace_id: str, after: str | None, limit: int) -> list[Template]:
     query = _joined.where(templates.c.workspace_id == workspace_id, templates.c.deleted_at.is_(None))
     if after:

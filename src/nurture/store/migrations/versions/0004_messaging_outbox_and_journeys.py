@@ -2,7 +2,7 @@
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-11-26 23:42:55.569271
+Create Date: 2026-11-26 23:43:40.273219
 """
 
 from __future__ import annotations
@@ -72,6 +72,7 @@ def upgrade() -> None:
         sa.Column("wake_at", nurture.store.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("lease_until", nurture.store.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("steps", sa.Integer(), nullable=False),
         sa.Column(
             "context",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),

@@ -1,0 +1,369 @@
+"""SQL for journeys: definitions and versions, runs (claimed by workers), the run trace and the
+journey inbox. Claims lock their rows until the claiming transaction ends (`FOR UPDATE SKIP LOCKED`
+on PostgreSQL; SQLite's single writer excludes everyone else)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, delete, func, or_, select, update
+
+from nurture.domain.journeys.runs import RunState, RunStatus
+from nurture.store.schema import journey_inbox, journey_runs, journey_versions, journeys, run_steps
+from nurture.store.sql import execute_many, in_chunks, insert_ignore
+
+LIVE = (RunStatus.ACTIVE.value, RunStatus.WAITING.value, RunStatus.CALLING.value)
+_TIMED = (RunStatus.WAITING.value, RunStatus.CALLING.value)  # claimed when `wake_at` passes
+
+
+@dataclass(frozen=True)
+class JourneyRow:
+    id: str
+    name: str
+    status: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """A run as stored: its state plus what the engine keeps beside it."""
+
+    state: RunState
+    journey_id: str
+    version: int
+    steps: int
+    attempts: int
+    ended_at: datetime | None
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    workspace_id: str
+    id: str
+    contact_id: str
+    kind: str
+    name: str | None
+    event_id: str | None
+    data: dict[str, Any]
+    created_at: datetime
+
+
+# ---- journeys and versions ----
+
+
+def _journey(row: Any) -> JourneyRow:
+    return JourneyRow(row.id, row.name, row.status, row.version, row.created_at, row.updated_at)
+
+
+def find_journey(conn: Connection, workspace_id: str, id_or_name: str) -> JourneyRow | None:
+    query = select(journeys).where(
+        journeys.c.workspace_id == workspace_id,
+        or_(journeys.c.id == id_or_name, journeys.c.name == id_or_name),
+    )
+    row = conn.execute(query.order_by(journeys.c.id != id_or_name)).first()
+    return _journey(row) if row is not None else None
+
+
+def list_journeys(
+    conn: Connection, workspace_id: str, *, statuses: Sequence[str] | None = None
+) -> list[JourneyRow]:
+    query = select(journeys).where(journeys.c.workspace_id == workspace_id)
+    if statuses is not None:
+        query = query.where(journeys.c.status.in_(list(statuses)))
+    return [_journey(row) for row in conn.execute(query.order_by(journeys.c.name))]
+
+
+def insert_journey(conn: Connection, workspace_id: str, row: JourneyRow) -> None:
+    conn.execute(journeys.insert().values(workspace_id=workspace_id, **row.__dict__))
+
+
+def set_journey(conn: Connection, workspace_id: str, journey_id: str, now: datetime, **values: Any) -> None:
+    conn.execute(
+        update(journeys)
+        .where(journeys.c.workspace_id == workspace_id, journeys.c.id == journey_id)
+        .values(updated_at=now, **values)
+    )
+
+
+def insert_version(
+    conn: Connection,
+    workspace_id: str,
+    journey_id: str,
+    version: int,
+    document: dict[str, Any],
+    now: datetime,
+) -> None:
+    conn.execute(
+        journey_versions.insert().values(
+            workspace_id=workspace_id,
+            journey_id=journey_id,
+            version=version,
+            document=document,
+            created_at=now,
+        )
+    )
+
+
+def version_document(
+    conn: Connection, workspace_id: str, journey_id: str, version: int
+) -> dict[str, Any] | None:
+    query = select(journey_versions.c.document).where(
+        journey_versions.c.workspace_id == workspace_id,
+        journey_versions.c.journey_id == journey_id,
+        journey_versions.c.version == version,
+    )
+    found = conn.execute(query).scalar()
+    return dict(found) if found is not None else None
+
+
+def versions(conn: Connection, workspace_id: str, journey_id: str) -> list[tuple[int, datetime]]:
+    query = (
+        select(journey_versions.c.version, journey_versions.c.created_at)
+        .where(journey_versions.c.workspace_id == workspace_id, journey_versions.c.journey_id == journey_id)
+        .order_by(journey_versions.c.version)
+    )
+    return [(row.version, row.created_at) for row in conn.execute(query)]
+
+
+# ---- runs ----
+
+r = journey_runs
+
+
+def _state_row(workspace_id: str, run: RunRow) -> dict[str, Any]:
+    state = run.state
+    return {
+        "workspace_id": workspace_id,
+        "id": state.run_id,
+        "journey_id": run.journey_id,
+        "version": run.version,
+        "contact_id": state.contact_id,
+        "correlation": state.correlation or "",
+        "status": state.status.value,
+        "node": state.node,
+        "wake_at": state.wake_at,
+        "lease_until": None,
+        "attempts": run.attempts,
+        "steps": run.steps,
+        "context": state.context,
+        "sends": state.sends,
+        "visits": state.visits,
+        "entered_at": state.entered_at,
+        "converted_at": state.converted_at,
+        "ended_at": run.ended_at,
+        "reason": state.reason,
+        "updated_at": run.ended_at or state.entered_at,
+    }
+
+
+def insert_run(conn: Connection, workspace_id: str, run: RunRow, now: datetime) -> bool:
+    """Insert a new run; False when the contact already has a live run of the journey with the same
+    correlation key (the partial unique index refuses it)."""
+    row = _state_row(workspace_id, run) | {"updated_at": now}
+    return execute_many(conn, insert_ignore(conn, r), [row]) == 1
+
+
+def _run(row: Any) -> RunRow:
+    state = RunState(
+        run_id=row.id,
+        workspace_id=row.workspace_id,
+        contact_id=row.contact_id,
+        entered_at=row.entered_at,
+        node=row.node,
+        status=RunStatus(row.status),
+        wake_at=row.wake_at,
+        correlation=row.correlation or None,
+        context=dict(row.context or {}),
+        sends=dict(row.sends or {}),
+        visits=dict(row.visits or {}),
+        converted_at=row.converted_at,
+        reason=row.reason,
+    )
+    return RunRow(state, row.journey_id, row.version, row.steps, row.attempts, row.ended_at)
+
+
+def claim_due_runs(conn: Connection, now: datetime, limit: int) -> list[RunRow]:
+    """Waiting runs whose timer came due and calling runs due for their call, earliest first."""
+    query = (
+        select(r)
+        .where(r.c.status.in_(_TIMED), r.c.wake_at <= now)
+        .order_by(r.c.wake_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [_run(row) for row in conn.execute(query)]
+
+
+def has_due_runs(conn: Connection, now: datetime) -> bool:
+    query = select(r.c.id).where(r.c.status.in_(_TIMED), r.c.wake_at <= now).limit(1)
+    return conn.execute(query).first() is not None
+
+
+def lease_calls(conn: Connection, runs: Sequence[RunRow], until: datetime) -> None:
+    """Calling runs are claimed by moving their `wake_at` past the call's timeout: a worker that dies
+    mid-call leaves the run to be called again (with the same idempotency key) once it passes."""
+    execute_many(
+        conn,
+        update(r)
+        .where(r.c.workspace_id == bindparam("w_id"), r.c.id == bindparam("r_id"))
+        .values(wake_at=until),
+        [{"w_id": run.state.workspace_id, "r_id": run.state.run_id} for run in runs],
+    )
+
+
+def live_runs(conn: Connection, workspace_id: str, contact_ids: Sequence[str]) -> list[RunRow]:
+    """The live runs of these contacts, locked for this transaction (skipping runs another worker
+    holds: their worker sees the same inbox item's effect on its next step)."""
+    found: list[RunRow] = []
+    for part in in_chunks(conn, sorted(set(contact_ids))):
+        query = (
+            select(r)
+            .where(r.c.workspace_id == workspace_id, r.c.contact_id.in_(part), r.c.status.in_(LIVE))
+            .order_by(r.c.entered_at)
+            .with_for_update(skip_locked=True)
+        )
+        found.extend(_run(row) for row in conn.execute(query))
+    return found
+
+
+def last_entries(
+    conn: Connection, workspace_id: str, journey_id: str, contact_ids: Sequence[str]
+) -> dict[str, datetime]:
+    """When each contact last entered the journey (any version, any outcome)."""
+    found: dict[str, datetime] = {}
+    for part in in_chunks(conn, sorted(set(contact_ids))):
+        query = (
+            select(r.c.contact_id, func.max(r.c.entered_at))
+            .where(r.c.workspace_id == workspace_id, r.c.journey_id == journey_id, r.c.contact_id.in_(part))
+            .group_by(r.c.contact_id)
+        )
+        found.update({row[0]: row[1] for row in conn.execute(query)})
+    return found
+
+
+_save = (
+    update(r)
+    .where(r.c.workspace_id == bindparam("w_id"), r.c.id == bindparam("r_id"))
+    .values(
+        status=bindparam("status"),
+        node=bindparam("node"),
+        wake_at=bindparam("wake_at"),
+        lease_until=bindparam("lease_until"),
+        attempts=bindparam("attempts"),
+        steps=bindparam("steps"),
+        context=bindparam("context"),
+        sends=bindparam("sends"),
+        visits=bindparam("visits"),
+        converted_at=bindparam("converted_at"),
+        ended_at=bindparam("ended_at"),
+        reason=bindparam("reason"),
+        updated_at=bindparam("updated_at"),
+    )
+)
+
+
+def save_runs(conn: Connection, workspace_id: str, runs: Sequence[RunRow], now: datetime) -> None:
+    rows = []
+    for run in runs:
+        state = run.state
+        rows.append(
+            {
+                "w_id": workspace_id,
+                "r_id": state.run_id,
+                "status": state.status.value,
+                "node": state.node,
+                "wake_at": state.wake_at,
+                "lease_until": None,
+                "attempts": run.attempts,
+                "steps": run.steps,
+                "context": state.context,
+                "sends": state.sends,
+                "visits": state.visits,
+                "converted_at": state.converted_at,
+                "ended_at": run.ended_at,
+                "reason": state.reason,
+                "updated_at": now,
+            }
+        )
+    if rows:
+        conn.execute(_save, rows)
+
+
+def runs_of_contact(
+    conn: Connection, workspace_id: str, contact_id: str, journey_id: str | None
+) -> list[RunRow]:
+    query = select(r).where(r.c.workspace_id == workspace_id, r.c.contact_id == contact_id)
+    if journey_id is not None:
+        query = query.where(r.c.journey_id == journey_id)
+    return [_run(row) for row in conn.execute(query.order_by(r.c.entered_at))]
+
+
+def run_counts(conn: Connection, workspace_id: str, journey_id: str) -> dict[str, int]:
+    query = (
+        select(r.c.status, func.count())
+        .where(r.c.workspace_id == workspace_id, r.c.journey_id == journey_id)
+        .group_by(r.c.status)
+    )
+    return {row[0]: row[1] for row in conn.execute(query)}
+
+
+# ---- the trace ----
+
+
+def insert_steps(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    execute_many(conn, run_steps.insert(), rows)
+
+
+def steps_of(conn: Connection, workspace_id: str, run_ids: Sequence[str]) -> dict[str, list[Any]]:
+    found: dict[str, list[Any]] = {run_id: [] for run_id in run_ids}
+    for part in in_chunks(conn, sorted(set(run_ids))):
+        query = (
+            select(run_steps)
+            .where(run_steps.c.workspace_id == workspace_id, run_steps.c.run_id.in_(part))
+            .order_by(run_steps.c.run_id, run_steps.c.seq)
+        )
+        for row in conn.execute(query):
+            found[row.run_id].append(row)
+    return found
+
+
+# ---- inbox ----
+
+i = journey_inbox
+
+
+def enqueue(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    execute_many(conn, i.insert(), rows)
+
+
+def claim_inbox(conn: Connection, limit: int) -> list[InboxItem]:
+    query = select(i).order_by(i.c.created_at).limit(limit).with_for_update(skip_locked=True)
+    return [
+        InboxItem(
+            row.workspace_id,
+            row.id,
+            row.contact_id,
+            row.kind,
+            row.name,
+            row.event_id,
+            dict(row.data),
+            row.created_at,
+        )
+        for row in conn.execute(query)
+    ]
+
+
+def has_inbox(conn: Connection) -> bool:
+    return conn.execute(select(i.c.id).limit(1)).first() is not None
+
+
+_delete_item = delete(i).where(i.c.workspace_id == bindparam("w_id"), i.c.id == bindparam("i_id"))
+
+
+def delete_inbox(conn: Connection, items: Sequence[InboxItem]) -> None:
+    execute_many(conn, _delete_item, [{"w_id": item.workspace_id, "i_id": item.id} for item in items])
