@@ -11,18 +11,17 @@ simply done again: answers are computed from the stored state, so a retry writes
 
 from __future__ import annotations
 
-import threading
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import structlog
 from sqlalchemy import Connection
 
 from nurture.domain.activities import ChangeKind
 from nurture.domain.audience import Change, can_affect
 from nurture.domain.errors import Conflict, NotFound
+from nurture.services.background import PollingWorker
 from nurture.services.clock import Clock
 from nurture.services.memberships import MembershipWriter, SegmentPlan, evaluate_contact
 from nurture.services.scoring import decay_due, rescore_conditions, score_events, workspace_models
@@ -33,8 +32,6 @@ from nurture.store import scoring as scoring_store
 from nurture.store import segments as store
 from nurture.store.contact_views import load_views, merged_into
 from nurture.store.db import Database
-
-log = structlog.get_logger("nurture.audience")
 
 BATCH = 500
 POLL_SECONDS = 0.15
@@ -65,7 +62,9 @@ class WorkerStats:
         return not (self.changes or self.timers or self.recomputed or self.decayed)
 
 
-class AudienceWorker:
+class AudienceWorker(PollingWorker):
+    name = "audience"
+
     def __init__(
         self,
         db: Database,
@@ -75,14 +74,11 @@ class AudienceWorker:
         batch: int = BATCH,
         poll: float = POLL_SECONDS,
     ) -> None:
+        super().__init__(poll)
         self.db = db
         self.clock = clock
         self.segments = segments
         self.batch = batch
-        self.poll = poll
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
 
     # running
 
@@ -131,46 +127,6 @@ class AudienceWorker:
                     continue  # a recompute holds a segment: this work stays queued for the next batch
                 stats.add(self._workspace(conn, workspace_id, plan, ws_changes, ws_timers, now))
         return stats
-
-    def start(self) -> None:
-        """Run in a background thread until `stop()` (the embedded worker of `nurture serve`)."""
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self.run_forever, name="nurture-audience", daemon=True)
-        self._thread.start()
-
-    def wake(self) -> None:
-        """New work was committed in this process: look now instead of at the next poll."""
-        self._wake.set()
-
-    def request_stop(self) -> None:
-        """Ask `run_forever` to return after the batch in progress (signal handlers call this)."""
-        self._stop.set()
-        self._wake.set()
-
-    def stop(self) -> None:
-        self.request_stop()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
-
-    def run_forever(self) -> None:
-        """Poll every `poll` seconds while idle; keep going without pause while there is work."""
-        log.info("audience worker started", poll_seconds=self.poll, batch=self.batch)
-        while not self._stop.is_set():
-            try:
-                stats = self.step()
-            except Exception:
-                log.exception("audience batch failed; it will be retried")
-                self._stop.wait(max(self.poll, 1.0))
-                continue
-            if stats.idle:
-                self._wake.wait(self.poll)
-                self._wake.clear()
-            else:
-                log.debug("audience batch", **stats.__dict__)
-        log.info("audience worker stopped")
 
     # one workspace of a batch
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, or_, select
 
+from nurture.domain.contact_view import TrackedEvent
 from nurture.domain.contacts import Event
 from nurture.store.schema import events
 from nurture.store.sql import PerDialect, execute_many, in_chunks, insert_ignore, one_of
@@ -94,4 +95,16 @@ def received_since(
         )
         for row in rows:
             found.setdefault(row.contact_id, []).append(event_from_row(row))
+    return found
+
+
+def tracked_by_ids(conn: Connection, workspace_id: str, ids: Iterable[str]) -> dict[str, TrackedEvent]:
+    """Events by id, as conditions and journeys read them (name, properties, timestamp)."""
+    found: dict[str, TrackedEvent] = {}
+    for part in in_chunks(conn, sorted(set(ids))):
+        query = select(events.c.id, events.c.name, events.c.properties, events.c.timestamp).where(
+            events.c.workspace_id == workspace_id, events.c.id.in_(part)
+        )
+        for row in conn.execute(query):
+            found[row.id] = TrackedEvent(row.name or "", dict(row.properties or {}), row.timestamp)
     return found

@@ -367,3 +367,11 @@ _delete_item = delete(i).where(i.c.workspace_id == bindparam("w_id"), i.c.id == 
 
 def delete_inbox(conn: Connection, items: Sequence[InboxItem]) -> None:
     execute_many(conn, _delete_item, [{"w_id": item.workspace_id, "i_id": item.id} for item in items])
+
+
+def workspace_stamp(conn: Connection, workspace_id: str) -> tuple[int, datetime | None]:
+    """Changes whenever a journey of the workspace is applied, paused, resumed or archived."""
+    row = conn.execute(
+        select(func.count(), func.max(journeys.c.updated_at)).where(journeys.c.workspace_id == workspace_id)
+    ).one()
+    return int(row[0]), row[1]

@@ -116,6 +116,7 @@ class AddScore:
     model_id: str
     points: float
     reason: str | None
+    key: str  # run:node:visit: a retried step grants the points once
 
 
 @dataclass(frozen=True)

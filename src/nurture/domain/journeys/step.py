@@ -263,7 +263,7 @@ class _Run:
             self.log(node.id, "updated", "contact updated")
             self._go(node, "next")
         elif isinstance(node, ChangeScore):
-            self.commands.append(AddScore(node.id, node.model_id, node.points, node.reason))
+            self.commands.append(AddScore(node.id, node.model_id, node.points, node.reason, key))
             self.log(node.id, "scored", f"{node.points:+g} points on model {node.model_id}")
             self._go(node, "next")
         elif isinstance(node, CallWebhook):
