@@ -7,11 +7,15 @@ from dataclasses import dataclass
 from nurture.services.accounts import AccountService
 from nurture.services.activities import ActivityService
 from nurture.services.audience_worker import AudienceWorker
+from nurture.services.background import PollingWorker
 from nurture.services.catalog import CatalogService
 from nurture.services.clock import Clock, SystemClock
 from nurture.services.contacts import ContactService
 from nurture.services.imports import ImportService
 from nurture.services.ingest import IngestService
+from nurture.services.journeys.active import ActiveJourneys
+from nurture.services.journeys.definitions import JourneyService
+from nurture.services.journeys.engine import JourneyWorker
 from nurture.services.lifecycle import LifecycleStages
 from nurture.services.lists import ListService
 from nurture.services.owners import OwnerService
@@ -51,6 +55,12 @@ class Container:
     templates: TemplateService
     segments: SegmentService
     audience: AudienceWorker
+    journeys: JourneyService
+    journey_worker: JourneyWorker
+
+    def background(self) -> list[PollingWorker]:
+        """The workers `nurture serve` embeds and `nurture worker` runs."""
+        return [self.audience, self.journey_worker]
 
     def migrate(self) -> None:
         upgrade(self.db)
@@ -65,7 +75,8 @@ class Container:
         return True
 
     def close(self) -> None:
-        self.audience.stop()
+        for worker in self.background():
+            worker.stop()
         self.ingest.close()
         self.db.dispose()
 
@@ -77,7 +88,16 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> Conta
     contacts = ContactService(db, clock)
     segments = SegmentService(db, clock)
     ingest = IngestService(db, clock)
-    audience = AudienceWorker(db, clock, segments, poll=settings.worker_poll_seconds)
+    active_journeys = ActiveJourneys()
+    journey_worker = JourneyWorker(db, clock, active_journeys, poll=settings.worker_poll_seconds)
+    audience = AudienceWorker(
+        db,
+        clock,
+        segments,
+        poll=settings.worker_poll_seconds,
+        journeys=active_journeys,
+        on_journeys=journey_worker.wake,
+    )
     ingest.on_commit = audience.wake
     return Container(
         settings=settings,
@@ -100,4 +120,6 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> Conta
         templates=TemplateService(db, clock),
         segments=segments,
         audience=audience,
+        journeys=JourneyService(db, clock, on_enroll=journey_worker.wake),
+        journey_worker=journey_worker,
     )

@@ -77,7 +77,8 @@ def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if run_worker:
-            container.audience.start()
+            for worker in container.background():
+                worker.start()
         yield
         container.close()
 

@@ -24,6 +24,7 @@ from nurture.domain.csv_import import parse_options
 from nurture.domain.errors import Invalid, NurtureError
 from nurture.domain.keys import KeyKind
 from nurture.logs import configure
+from nurture.services.audience_worker import WorkerStats
 from nurture.settings import Settings
 
 app = typer.Typer(help="nurture: self-hosted marketing automation.", no_args_is_help=True)
@@ -141,21 +142,31 @@ def _metrics_directory(processes: int) -> Iterator[None]:
 def worker_command(
     once: Annotated[bool, typer.Option("--once", help="Process what is due now, then exit.")] = False,
 ) -> None:
-    """Run the background worker (live segment membership) until stopped; run as many as you like
-    against one PostgreSQL."""
+    """Run the background workers (live segments and scores, journeys) until stopped; run as many as
+    you like against one PostgreSQL."""
     settings = Settings()
     configure(settings.log_level, settings.log_json)
     with _container() as container:
         if once:
-            stats = container.audience.run_once()
+            stats, started = WorkerStats(), 0
+            while True:  # segment moves start journeys, journeys change contacts: until both are idle
+                done = container.audience.run_once()
+                runs = container.journey_worker.run_once()
+                stats.add(done)
+                started += runs.started
+                if done.idle and runs.idle:
+                    break
             err.print(
                 f"{stats.changes} changes, {stats.timers} timers, {stats.recomputed} recomputed: "
-                f"{stats.entered} entered, {stats.exited} left"
+                f"{stats.entered} entered, {stats.exited} left; {started} journey runs started"
             )
             return
+        first, *others = container.background()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: container.audience.request_stop())
-        container.audience.run_forever()
+            signal.signal(sig, lambda *_: [w.request_stop() for w in container.background()])
+        for worker in others:
+            worker.start()
+        first.run_forever()
 
 
 @workspace_app.command("create")

@@ -23,6 +23,8 @@ from nurture.domain.audience import Change, can_affect
 from nurture.domain.errors import Conflict, NotFound
 from nurture.services.background import PollingWorker
 from nurture.services.clock import Clock
+from nurture.services.journeys.active import ActiveJourneys
+from nurture.services.journeys.inbox import note as note_for_journeys
 from nurture.services.memberships import MembershipWriter, SegmentPlan, evaluate_contact
 from nurture.services.scoring import decay_due, rescore_conditions, score_events, workspace_models
 from nurture.services.segments import SegmentService
@@ -52,6 +54,7 @@ class WorkerStats:
     recomputed: int = 0
     scored: int = 0  # contacts whose events or profile were scored
     decayed: int = 0  # scores recomputed because their decay was due
+    noted: int = 0  # changes passed on to the journey worker
 
     def add(self, other: WorkerStats) -> None:
         for name in self.__dataclass_fields__:
@@ -73,8 +76,12 @@ class AudienceWorker(PollingWorker):
         *,
         batch: int = BATCH,
         poll: float = POLL_SECONDS,
+        journeys: ActiveJourneys | None = None,
+        on_journeys: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(poll)
+        self.journeys = journeys
+        self.on_journeys = on_journeys
         self.db = db
         self.clock = clock
         self.segments = segments
@@ -126,6 +133,8 @@ class AudienceWorker(PollingWorker):
                 if not store.try_share_segments(conn, workspace_id, plan.segments):
                     continue  # a recompute holds a segment: this work stays queued for the next batch
                 stats.add(self._workspace(conn, workspace_id, plan, ws_changes, ws_timers, now))
+        if stats.noted and self.on_journeys is not None:
+            self.on_journeys()  # committed: the journey worker can see them now
         return stats
 
     # one workspace of a batch
@@ -199,6 +208,10 @@ class AudienceWorker(PollingWorker):
             scored=scored,
         )
         writer.flush(conn)
+        if self.journeys is not None:
+            stats.noted = note_for_journeys(
+                conn, workspace_id, self.journeys, changes, writer.entered, writer.exited, now, owner
+            )
         queue.delete_changes(conn, changes)
         return stats
 

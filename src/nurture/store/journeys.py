@@ -187,20 +187,32 @@ def _run(row: Any) -> RunRow:
     return RunRow(state, row.journey_id, row.version, row.steps, row.attempts, row.ended_at)
 
 
+# runs of paused journeys hold where they are: their timers fire once the journey is resumed
+_journey_active = (
+    select(journeys.c.id)
+    .where(
+        journeys.c.workspace_id == r.c.workspace_id,
+        journeys.c.id == r.c.journey_id,
+        journeys.c.status == "active",
+    )
+    .exists()
+)
+
+
 def claim_due_runs(conn: Connection, now: datetime, limit: int) -> list[RunRow]:
     """Waiting runs whose timer came due and calling runs due for their call, earliest first."""
     query = (
         select(r)
-        .where(r.c.status.in_(_TIMED), r.c.wake_at <= now)
+        .where(r.c.status.in_(_TIMED), r.c.wake_at <= now, _journey_active)
         .order_by(r.c.wake_at)
         .limit(limit)
-        .with_for_update(skip_locked=True)
+        .with_for_update(of=r, skip_locked=True)
     )
     return [_run(row) for row in conn.execute(query)]
 
 
 def has_due_runs(conn: Connection, now: datetime) -> bool:
-    query = select(r.c.id).where(r.c.status.in_(_TIMED), r.c.wake_at <= now).limit(1)
+    query = select(r.c.id).where(r.c.status.in_(_TIMED), r.c.wake_at <= now, _journey_active).limit(1)
     return conn.execute(query).first() is not None
 
 
@@ -224,8 +236,9 @@ def live_runs(conn: Connection, workspace_id: str, contact_ids: Sequence[str]) -
         query = (
             select(r)
             .where(r.c.workspace_id == workspace_id, r.c.contact_id.in_(part), r.c.status.in_(LIVE))
+            .where(_journey_active)
             .order_by(r.c.entered_at)
-            .with_for_update(skip_locked=True)
+            .with_for_update(of=r, skip_locked=True)
         )
         found.extend(_run(row) for row in conn.execute(query))
     return found
@@ -369,9 +382,22 @@ def delete_inbox(conn: Connection, items: Sequence[InboxItem]) -> None:
     execute_many(conn, _delete_item, [{"w_id": item.workspace_id, "i_id": item.id} for item in items])
 
 
-def workspace_stamp(conn: Connection, workspace_id: str) -> tuple[int, datetime | None]:
-    """Changes whenever a journey of the workspace is applied, paused, resumed or archived."""
-    row = conn.execute(
-        select(func.count(), func.max(journeys.c.updated_at)).where(journeys.c.workspace_id == workspace_id)
-    ).one()
-    return int(row[0]), row[1]
+def workspace_stamp(conn: Connection, workspace_id: str) -> tuple[tuple[str, str, int], ...]:
+    """(id, status, version) of every journey of the workspace: it changes whenever one is applied,
+    paused, resumed or archived (a workspace has tens of journeys, not millions)."""
+    query = (
+        select(journeys.c.id, journeys.c.status, journeys.c.version)
+        .where(journeys.c.workspace_id == workspace_id)
+        .order_by(journeys.c.id)
+    )
+    return tuple((row.id, row.status, row.version) for row in conn.execute(query))
+
+
+def end_live_runs(conn: Connection, workspace_id: str, journey_id: str, reason: str, now: datetime) -> int:
+    """Exit every live run of a journey (archiving it)."""
+    result = conn.execute(
+        update(r)
+        .where(r.c.workspace_id == workspace_id, r.c.journey_id == journey_id, r.c.status.in_(LIVE))
+        .values(status=RunStatus.EXITED.value, wake_at=None, reason=reason, ended_at=now, updated_at=now)
+    )
+    return int(result.rowcount or 0)

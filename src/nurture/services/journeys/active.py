@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import Connection
 
@@ -18,7 +17,7 @@ from nurture.store import journeys as store
 
 @dataclass(frozen=True)
 class ActiveSet:
-    stamp: tuple[int, datetime | None]
+    stamp: tuple[tuple[str, str, int], ...]
     definitions: list[Definition]  # the published version of each active journey
     plan: JourneyPlan
 

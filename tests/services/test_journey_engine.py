@@ -1,0 +1,235 @@
+"""The journey engine against the real database: events flow from ingest through the audience worker
+into the journey inbox; runs start, wait, send through the outbox, and end by exit or goal."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import select
+
+from nurture.bootstrap import Container
+from nurture.domain.errors import Conflict, Invalid
+from nurture.domain.templates.model import BodyFormat, Category, Content, TemplateKind
+from nurture.services.templates import TemplateInput
+from nurture.services.workspaces import NewWorkspace
+from nurture.store.schema import journey_runs, messages, run_steps
+from nurture.store.templates import find_template
+from tests.conftest import ingest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "journeys"
+
+
+def _template(container: Container, workspace_id: str, name: str) -> str:
+    content = Content(subject=name, body_format=BodyFormat.HTML, body="<p>Hi {{ contact.first_name }}</p>")
+    data = TemplateInput(name, TemplateKind.EMAIL, Category.MARKETING, content)
+    return container.templates.create(workspace_id, data).id
+
+
+def _example(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((EXAMPLES / f"{name}.yaml").read_text())
+    return loaded
+
+
+def _settle(container: Container) -> None:
+    """What the embedded workers would do now: audience changes, then journeys, until both are idle."""
+    while True:
+        done = container.audience.run_once()
+        runs = container.journey_worker.run_once()
+        if done.idle and runs.idle:
+            return
+
+
+def _runs(container: Container, workspace_id: str) -> list[Any]:
+    with container.db.read() as conn:
+        return list(
+            conn.execute(
+                select(journey_runs)
+                .where(journey_runs.c.workspace_id == workspace_id)
+                .order_by(journey_runs.c.entered_at)
+            )
+        )
+
+
+def _outbox(container: Container, workspace_id: str) -> list[Any]:
+    with container.db.read() as conn:
+        return list(
+            conn.execute(
+                select(messages)
+                .where(messages.c.workspace_id == workspace_id)
+                .order_by(messages.c.created_at)
+            )
+        )
+
+
+def _trace(container: Container, workspace_id: str, run_id: str) -> list[str]:
+    with container.db.read() as conn:
+        rows = conn.execute(
+            select(run_steps)
+            .where(run_steps.c.workspace_id == workspace_id, run_steps.c.run_id == run_id)
+            .order_by(run_steps.c.seq)
+        )
+        return [f"{row.node}:{row.action}: {row.reason}" for row in rows]
+
+
+@pytest.fixture
+def cart_journey(container: Container, workspace: NewWorkspace) -> str:
+    for name in ("Abandoned cart reminder", "Abandoned cart incentive"):
+        _template(container, workspace.id, name)
+    return container.journeys.apply(workspace.id, _example("abandoned-cart")).journey.id
+
+
+def _cart(container: Container, workspace_id: str, user: str, cart: str, event: str = "Cart Updated") -> None:
+    ingest(
+        container,
+        workspace_id,
+        {"type": "identify", "userId": user, "traits": {"email": f"{user}@example.com"}},
+        {"type": "track", "userId": user, "event": event, "properties": {"cart_id": cart}},
+    )
+
+
+def test_an_abandoned_cart_is_reminded_after_an_hour(
+    container: Container, workspace: NewWorkspace, cart_journey: str
+) -> None:
+    _cart(container, workspace.id, "u1", "c-17")
+    _settle(container)
+    [run] = _runs(container, workspace.id)
+    assert (run.status, run.node, run.correlation) == ("waiting", "wait-1h", "c-17")
+    assert _outbox(container, workspace.id) == []
+    container.clock.advance(timedelta(hours=1))
+    _settle(container)
+    [message] = _outbox(container, workspace.id)
+    assert (message.journey_id, message.node_id, message.category, message.topic) == (
+        cart_journey,
+        "reminder",
+        "marketing",
+        "newsletter",
+    )
+    assert message.context["event"]["properties"] == {"cart_id": "c-17"}
+    [run] = _runs(container, workspace.id)
+    assert (run.status, run.node) == ("waiting", "bought")
+
+
+def test_the_order_for_the_cart_ends_the_run_at_once_and_counts_as_a_conversion(
+    container: Container, workspace: NewWorkspace, cart_journey: str
+) -> None:
+    _cart(container, workspace.id, "u1", "c-17")
+    _settle(container)
+    container.clock.advance(timedelta(minutes=20))
+    _cart(container, workspace.id, "u1", "c-17", event="Order Completed")
+    _settle(container)
+    [run] = _runs(container, workspace.id)
+    assert run.status == "exited"
+    assert run.converted_at is not None
+    trace = _trace(container, workspace.id, run.id)
+    assert any("converted: Order Completed at" in line for line in trace), trace
+    container.clock.advance(timedelta(hours=2))
+    _settle(container)
+    assert _outbox(container, workspace.id) == []  # the reminder never goes out
+
+
+def test_one_run_per_cart_and_one_live_run_per_cart(
+    container: Container, workspace: NewWorkspace, cart_journey: str
+) -> None:
+    _cart(container, workspace.id, "u1", "c-1")
+    _settle(container)
+    _cart(container, workspace.id, "u1", "c-2")
+    _settle(container)
+    _cart(container, workspace.id, "u1", "c-1")  # the same cart again: its run is still live
+    _settle(container)
+    runs = _runs(container, workspace.id)
+    assert sorted(r.correlation for r in runs) == ["c-1", "c-2"]
+    container.clock.advance(timedelta(hours=1))
+    _settle(container)
+    assert len(_outbox(container, workspace.id)) == 2
+
+
+def test_a_missing_template_fails_the_run_with_its_reason_and_others_go_on(
+    container: Container, workspace: NewWorkspace, cart_journey: str
+) -> None:
+    _cart(container, workspace.id, "u1", "c-1")
+    _settle(container)
+    # the template disappears after the journey was published
+    with container.db.read() as conn:
+        found = find_template(conn, workspace.id, "Abandoned cart reminder")
+    assert found is not None
+    container.templates.delete(workspace.id, found[0])
+    container.clock.advance(timedelta(hours=1))
+    _settle(container)
+    [run] = _runs(container, workspace.id)
+    assert run.status == "failed"
+    assert run.reason == "template 'Abandoned cart reminder' not found"
+    assert _outbox(container, workspace.id) == []
+
+
+def test_paused_journeys_hold_their_timers_until_resumed(
+    container: Container, workspace: NewWorkspace, cart_journey: str
+) -> None:
+    _cart(container, workspace.id, "u1", "c-1")
+    _settle(container)
+    container.journeys.set_status(workspace.id, cart_journey, "paused")
+    container.clock.advance(timedelta(hours=3))
+    _settle(container)
+    assert _outbox(container, workspace.id) == []
+    _cart(container, workspace.id, "u2", "c-9")  # no new entries while paused
+    _settle(container)
+    assert len(_runs(container, workspace.id)) == 1
+    container.journeys.set_status(workspace.id, cart_journey, "active")
+    _settle(container)
+    assert len(_outbox(container, workspace.id)) == 1
+
+
+def test_archiving_ends_live_runs(container: Container, workspace: NewWorkspace, cart_journey: str) -> None:
+    _cart(container, workspace.id, "u1", "c-1")
+    _settle(container)
+    container.journeys.set_status(workspace.id, cart_journey, "archived")
+    [run] = _runs(container, workspace.id)
+    assert (run.status, run.reason) == ("exited", "the journey was archived")
+    with pytest.raises(Conflict):
+        container.journeys.set_status(workspace.id, cart_journey, "active")
+
+
+def test_applying_again_publishes_a_version_only_when_the_document_changed(
+    container: Container, workspace: NewWorkspace, cart_journey: str
+) -> None:
+    document = _example("abandoned-cart")
+    again = container.journeys.apply(workspace.id, document)
+    assert (again.created, again.published, again.journey.version) == (False, False, 1)
+    document["nodes"][0]["duration"] = "2h"
+    changed = container.journeys.apply(workspace.id, document)
+    assert (changed.published, changed.journey.version) == (True, 2)
+    assert [v for v, _ in container.journeys.get(workspace.id, "Abandoned cart").versions] == [1, 2]
+
+
+def test_applying_refuses_references_to_what_the_workspace_does_not_have(
+    container: Container, workspace: NewWorkspace
+) -> None:
+    with pytest.raises(Invalid) as caught:
+        container.journeys.apply(workspace.id, _example("abandoned-cart"))
+    assert {e.field for e in caught.value.errors} == {"nodes[reminder].template", "nodes[incentive].template"}
+    assert container.journeys.list(workspace.id) == []
+
+
+def test_manual_enrolment_follows_the_entry_rules(container: Container, workspace: NewWorkspace) -> None:
+    _template(container, workspace.id, "Welcome")
+    document = {
+        "name": "Hello",
+        "trigger": {"type": "manual"},
+        "entry": {"reentry": "once"},
+        "nodes": [{"id": "hi", "type": "send", "template": "Welcome"}],
+    }
+    journey = container.journeys.apply(workspace.id, document).journey
+    ingest(
+        container, workspace.id, {"type": "identify", "userId": "u1", "traits": {"email": "u1@example.com"}}
+    )
+    contact_id = container.contacts.list(workspace.id, user_id="u1").items[0].id
+    container.journeys.enroll(workspace.id, journey.id, [contact_id])
+    _settle(container)
+    container.journeys.enroll(workspace.id, "Hello", [contact_id])  # re-entry: once
+    _settle(container)
+    [run] = _runs(container, workspace.id)
+    assert run.status == "completed"
+    assert len(_outbox(container, workspace.id)) == 1
