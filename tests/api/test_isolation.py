@@ -65,6 +65,7 @@ class Acme:
     rules: list[str] = field(default_factory=list)
     models: list[str] = field(default_factory=list)
     segments: list[str] = field(default_factory=list)
+    journeys: list[str] = field(default_factory=list)
     messaging: dict[str, str] = field(default_factory=dict)  # template, layout, snippet ids
     people: Iterator[int] = field(default_factory=lambda: itertools.cycle(range(1, PEOPLE)))
 
@@ -79,6 +80,7 @@ class Acme:
             *self.models,
             *self.messaging.values(),
             *self.segments,
+            *self.journeys,
         ]
 
 
@@ -174,6 +176,15 @@ def _with_audiences(client: TestClient, acme: Acme) -> Acme:
     ]
     rule = {"name": "Acme rotation", "definition": {"kind": "round_robin", "owner_ids": acme.owners}}
     acme.rules = [post("/api/v1/routing/rules", rule)["id"]]
+    acme.journeys = [post("/api/v1/journeys", JOURNEY)["journey"]["id"]]
+    assert (
+        client.post(
+            f"/api/v1/journeys/{acme.journeys[0]}/enrollments",
+            headers=admin,
+            json={"contact_ids": acme.contacts[:1]},
+        ).status_code
+        == 202
+    )
     for contact_id in acme.contacts[:2]:
         assert client.put(f"/api/v1/contacts/{contact_id}/tags/vip", headers=admin).status_code == 200
         subscribed = {"channel": "email", "status": "subscribed"}
@@ -284,6 +295,11 @@ def create_call(path: str, acme: Acme) -> dict[str, Any]:
     pytest.fail(f"POST {path}: teach the isolation walk a valid body for this route")
 
 
+JOURNEY: dict[str, Any] = {
+    "name": "Acme onboarding",
+    "trigger": {"type": "manual"},
+    "nodes": [{"id": "tag", "type": "update_contact", "add_tags": ["onboarded"]}],
+}
 # Bodies for creating routes (and the settings PUT), sent by the intruder into its own workspace.
 COLLECTION_BODIES: dict[str, dict[str, Any]] = {
     "/api/v1/lists": {"name": "Acme list 0"},
@@ -293,6 +309,8 @@ COLLECTION_BODIES: dict[str, dict[str, Any]] = {
         "definition": {"kind": "territory", "attribute": "region"},
     },
     "/api/v1/routing/settings": {"assign_at_stages": ["sql"]},
+    "/api/v1/journeys": JOURNEY,  # the same name as A's: names are per workspace
+    "/api/v1/journeys/validate": JOURNEY,
 }
 # Valid bodies for item routes that take one, so the intruder's call reaches the workspace check.
 ITEM_BODIES: dict[str, dict[str, Any]] = {
@@ -304,6 +322,8 @@ ITEM_BODIES: dict[str, dict[str, Any]] = {
     "/api/v1/contacts/{contact_id}/assign": {},
     "/api/v1/contacts/{contact_id}/scores/{model_id}": {"points": 5, "reason": "intruder"},
     "/api/v1/scoring-models/{model_id}/rescore": {},
+    "/api/v1/journeys/{journey}/status": {"status": "archived"},
+    "/api/v1/journeys/{journey}/enrollments": {"contact_ids": ["anyone"]},
 }
 
 
@@ -322,6 +342,7 @@ def path_values(path: str, acme: Acme) -> list[str]:
         "snippet_id": [acme.messaging["snippet"]],
         "version": ["1", "2"],
         "segment_id": acme.segments,
+        "journey": acme.journeys,
     }
     paths = [path]
     for name in re.findall(r"{(\w+)}", path):

@@ -20,6 +20,7 @@ from nurture.api import (
     contact_audiences,
     contacts,
     imports,
+    journeys,
     lists,
     ops,
     problems,
@@ -102,12 +103,14 @@ def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
         scoring,
         segments,
         templates,
+        journeys,
         ops,
     ):
         app.include_router(module.router)
     for router in (routing.owners_router, routing.routing_router, routing.assign_router):
         app.include_router(router)
     app.include_router(segments.contact_router)
+    app.include_router(journeys.contact_router)
     app.add_middleware(tracking.TrackingCors)
     app.add_middleware(_Observe)
     return app

@@ -11,22 +11,13 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, or_, select, update
 
+from nurture.domain.journeys.records import StoredJourney
 from nurture.domain.journeys.runs import RunState, RunStatus
 from nurture.store.schema import journey_inbox, journey_runs, journey_versions, journeys, run_steps
 from nurture.store.sql import execute_many, in_chunks, insert_ignore
 
 LIVE = (RunStatus.ACTIVE.value, RunStatus.WAITING.value, RunStatus.CALLING.value)
 _TIMED = (RunStatus.WAITING.value, RunStatus.CALLING.value)  # claimed when `wake_at` passes
-
-
-@dataclass(frozen=True)
-class JourneyRow:
-    id: str
-    name: str
-    status: str
-    version: int
-    created_at: datetime
-    updated_at: datetime
 
 
 @dataclass(frozen=True)
@@ -56,11 +47,11 @@ class InboxItem:
 # ---- journeys and versions ----
 
 
-def _journey(row: Any) -> JourneyRow:
-    return JourneyRow(row.id, row.name, row.status, row.version, row.created_at, row.updated_at)
+def _journey(row: Any) -> StoredJourney:
+    return StoredJourney(row.id, row.name, row.status, row.version, row.created_at, row.updated_at)
 
 
-def find_journey(conn: Connection, workspace_id: str, id_or_name: str) -> JourneyRow | None:
+def find_journey(conn: Connection, workspace_id: str, id_or_name: str) -> StoredJourney | None:
     query = select(journeys).where(
         journeys.c.workspace_id == workspace_id,
         or_(journeys.c.id == id_or_name, journeys.c.name == id_or_name),
@@ -71,14 +62,14 @@ def find_journey(conn: Connection, workspace_id: str, id_or_name: str) -> Journe
 
 def list_journeys(
     conn: Connection, workspace_id: str, *, statuses: Sequence[str] | None = None
-) -> list[JourneyRow]:
+) -> list[StoredJourney]:
     query = select(journeys).where(journeys.c.workspace_id == workspace_id)
     if statuses is not None:
         query = query.where(journeys.c.status.in_(list(statuses)))
     return [_journey(row) for row in conn.execute(query.order_by(journeys.c.name))]
 
 
-def insert_journey(conn: Connection, workspace_id: str, row: JourneyRow) -> None:
+def insert_journey(conn: Connection, workspace_id: str, row: StoredJourney) -> None:
     conn.execute(journeys.insert().values(workspace_id=workspace_id, **row.__dict__))
 
 

@@ -8,6 +8,7 @@ journey for good: its live runs exit.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,29 +20,30 @@ from nurture.domain.errors import Conflict, FieldError, Invalid, NotFound
 from nurture.domain.journeys.definition import Journey
 from nurture.domain.journeys.nodes import Send, UpdateContact
 from nurture.domain.journeys.parsing import parse_journey
+from nurture.domain.journeys.records import StoredJourney
 from nurture.domain.journeys.triggers import ScheduleTrigger, SegmentTrigger
 from nurture.services import catalog
 from nurture.services.clock import Clock
 from nurture.services.journeys.effects import enroll_rows
+from nurture.services.journeys.explain import RunExplained, explain
 from nurture.store import journeys as store
 from nurture.store import lists as list_store
 from nurture.store import segments as segment_store
 from nurture.store.db import Database
 from nurture.store.ids import new_id
-from nurture.store.journeys import JourneyRow
 from nurture.store.templates import find_template
 
 
 @dataclass(frozen=True)
 class Applied:
-    journey: JourneyRow
+    journey: StoredJourney
     created: bool  # a new journey
     published: bool  # a new version (False: the document equals the current version)
 
 
 @dataclass(frozen=True)
 class JourneyDetail:
-    journey: JourneyRow
+    journey: StoredJourney
     document: dict[str, Any]
     versions: list[tuple[int, datetime]]
     runs: dict[str, int]  # runs per status, every version
@@ -70,7 +72,7 @@ class JourneyService:
             _check_references(conn, workspace_id, journey)
             found = store.find_journey(conn, workspace_id, journey.name)
             if found is None or found.name != journey.name:
-                row = JourneyRow(new_id(), journey.name, "active", 1, now, now)
+                row = StoredJourney(new_id(), journey.name, "active", 1, now, now)
                 store.insert_journey(conn, workspace_id, row)
                 store.insert_version(conn, workspace_id, row.id, 1, stored, now)
                 return Applied(row, created=True, published=True)
@@ -86,7 +88,7 @@ class JourneyService:
             assert updated is not None
             return Applied(updated, created=False, published=True)
 
-    def list(self, workspace_id: str) -> list[JourneyRow]:
+    def list(self, workspace_id: str) -> list[StoredJourney]:
         with self.db.read() as conn:
             return store.list_journeys(conn, workspace_id)
 
@@ -101,7 +103,7 @@ class JourneyService:
                 store.run_counts(conn, workspace_id, row.id),
             )
 
-    def set_status(self, workspace_id: str, id_or_name: str, status: str) -> JourneyRow:
+    def set_status(self, workspace_id: str, id_or_name: str, status: str) -> StoredJourney:
         """pause, resume (active) or archive."""
         if status not in ("active", "paused", "archived"):
             raise Invalid.one("status", "must be active, paused or archived")
@@ -129,8 +131,14 @@ class JourneyService:
             self.on_enroll()
         return len(contact_ids)
 
+    def explain(
+        self, workspace_id: str, contact_id: str, journey: str | None = None
+    ) -> builtins.list[RunExplained]:
+        """The contact's runs (of one journey, given its id or name), each with its trace."""
+        return explain(self.db, workspace_id, contact_id, journey)
+
     @staticmethod
-    def _find(conn: Connection, workspace_id: str, id_or_name: str) -> JourneyRow:
+    def _find(conn: Connection, workspace_id: str, id_or_name: str) -> StoredJourney:
         row = store.find_journey(conn, workspace_id, id_or_name)
         if row is None:
             raise NotFound(f"no journey {id_or_name!r} in this workspace")
