@@ -9,19 +9,25 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import orjson
 import typer
 import uvicorn
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Column, Table
+from rich.table import Table
 
-from nurture.bootstrap import Container, build
+from nurture.cli.console import (
+    JsonOption,
+    WorkspaceOption,
+    container_for_cli,
+    err,
+    id_column,
+    out,
+    print_json,
+)
+from nurture.cli.journeys import explain_command, journeys_app
 from nurture.domain.csv_import import parse_options
-from nurture.domain.errors import Invalid, NurtureError
 from nurture.domain.keys import KeyKind
 from nurture.logs import configure
 from nurture.services.audience_worker import WorkerStats
@@ -33,52 +39,15 @@ keys_app = typer.Typer(help="Issue, list and revoke API keys.", no_args_is_help=
 import_app = typer.Typer(help="Import data from files.", no_args_is_help=True)
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(keys_app, name="keys")
+app.add_typer(journeys_app, name="journeys")
+app.command("explain")(explain_command)
 app.add_typer(import_app, name="import")
-
-err = Console(stderr=True)
-out = Console()
-WorkspaceOption = Annotated[
-    str | None, typer.Option("--workspace", "-w", help="Workspace id (default: the only workspace).")
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-
-
-def _id_column() -> Column:
-    """Ids are what users copy into the next command: a narrow terminal must never cut them short."""
-    return Column("id", no_wrap=True, min_width=26)
-
-
-def _print_json(value: Any) -> None:
-    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
-
-
-@contextmanager
-def _container() -> Iterator[Container]:
-    """A migrated container; user errors become one clear line on stderr and exit status 1."""
-    container = build()
-    try:
-        container.migrate()
-        yield container
-    except Invalid as exc:
-        for error in exc.errors:
-            # user text (column names, values) may contain [brackets]: never read it as markup
-            err.print(
-                f"[red]error:[/red] {escape(error.field)}: {escape(error.message)}"
-                if error.field
-                else f"error: {escape(error.message)}"
-            )
-        raise typer.Exit(1) from None
-    except NurtureError as exc:
-        err.print(f"[red]error:[/red] {escape(exc.detail)}")
-        raise typer.Exit(1) from None
-    finally:
-        container.close()
 
 
 @app.command()
 def migrate() -> None:
     """Apply database migrations (also done by `serve`)."""
-    with _container():
+    with container_for_cli():
         err.print("database is up to date")
 
 
@@ -99,7 +68,7 @@ def serve(
         os.environ["NURTURE_EMBEDDED_WORKER"] = "true" if worker else "false"  # read by the app factory
     settings = Settings()
     configure(settings.log_level, settings.log_json)
-    with _container() as container:
+    with container_for_cli() as container:
         seeded = container.workspaces.ensure_example() if settings.seed_example else None
     if seeded is not None:
         print(
@@ -142,11 +111,11 @@ def _metrics_directory(processes: int) -> Iterator[None]:
 def worker_command(
     once: Annotated[bool, typer.Option("--once", help="Process what is due now, then exit.")] = False,
 ) -> None:
-    """Run the background workers (live segments and scores, journeys) until stopped; run as many as
-    you like against one PostgreSQL."""
+    """Run the background workers (live segments and scores, journeys) until stopped; run as many
+    as you like against one PostgreSQL."""
     settings = Settings()
     configure(settings.log_level, settings.log_json)
-    with _container() as container:
+    with container_for_cli() as container:
         if once:
             stats, started = WorkerStats(), 0
             while True:  # segment moves start journeys, journeys change contacts: until both are idle
@@ -172,10 +141,10 @@ def worker_command(
 @workspace_app.command("create")
 def workspace_create(name: str, as_json: JsonOption = False) -> None:
     """Create a workspace; prints its write key and secret key once."""
-    with _container() as container:
+    with container_for_cli() as container:
         created = container.workspaces.create(name)
     if as_json:
-        _print_json(
+        print_json(
             {
                 "id": created.id,
                 "name": created.name,
@@ -194,12 +163,12 @@ def workspace_create(name: str, as_json: JsonOption = False) -> None:
 @workspace_app.command("list")
 def workspace_list(as_json: JsonOption = False) -> None:
     """List workspaces."""
-    with _container() as container:
+    with container_for_cli() as container:
         found = container.workspaces.list()
     if as_json:
-        _print_json([{"id": w.id, "name": w.name, "created_at": w.created_at.isoformat()} for w in found])
+        print_json([{"id": w.id, "name": w.name, "created_at": w.created_at.isoformat()} for w in found])
         return
-    table = Table(_id_column(), "name", "created")
+    table = Table(id_column(), "name", "created")
     for w in found:
         table.add_row(w.id, escape(w.name), w.created_at.isoformat(timespec="seconds"))
     out.print(table)
@@ -212,10 +181,10 @@ def keys_create(
     as_json: JsonOption = False,
 ) -> None:
     """Issue a new key; it is printed once and stored only hashed."""
-    with _container() as container:
+    with container_for_cli() as container:
         issued = container.workspaces.issue_key(container.workspaces.resolve(workspace), kind)
     if as_json:
-        _print_json(
+        print_json(
             {
                 "id": issued.id,
                 "workspace_id": issued.workspace_id,
@@ -230,7 +199,7 @@ def keys_create(
 @keys_app.command("list")
 def keys_list(workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
     """List a workspace's keys (their first characters only)."""
-    with _container() as container:
+    with container_for_cli() as container:
         found = container.workspaces.list_keys(container.workspaces.resolve(workspace))
     rows = [
         {
@@ -243,9 +212,9 @@ def keys_list(workspace: WorkspaceOption = None, as_json: JsonOption = False) ->
         for k in found
     ]
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
-    table = Table(_id_column(), "kind", "starts with", "created", "revoked")
+    table = Table(id_column(), "kind", "starts with", "created", "revoked")
     for r in rows:
         table.add_row(r["id"], r["kind"], r["prefix"] + "…", r["created_at"], r["revoked_at"] or "")
     out.print(table)
@@ -254,7 +223,7 @@ def keys_list(workspace: WorkspaceOption = None, as_json: JsonOption = False) ->
 @keys_app.command("revoke")
 def keys_revoke(key_id: str, workspace: WorkspaceOption = None) -> None:
     """Revoke a key by id; requests with it fail from then on."""
-    with _container() as container:
+    with container_for_cli() as container:
         container.workspaces.revoke_key(container.workspaces.resolve(workspace), key_id)
     err.print(f"revoked {key_id}")
 
@@ -283,7 +252,7 @@ def import_contacts(
     as_json: JsonOption = False,
 ) -> None:
     """Upsert contacts by user_id or email. Bad rows are reported by line and column and skipped."""
-    with _container() as container:
+    with container_for_cli() as container:
         workspace_id = container.workspaces.resolve(workspace)
         with (
             file.open(encoding="utf-8-sig", newline="") as handle,
@@ -307,7 +276,7 @@ def import_contacts(
                 list_field="--list",
             )
     if as_json:
-        _print_json(
+        print_json(
             {
                 "rows": report.rows,
                 "created": report.created,
