@@ -51,3 +51,22 @@ def test_apply_list_enrol_and_explain(nurture: Cli, acme: dict[str, str]) -> Non
     unknown = nurture("explain", "nobody")
     assert unknown.code == 1
     assert "no contact nobody" in unknown.said
+
+
+def test_simulate_prints_steps_and_funnel_and_writes_nothing(nurture: Cli, acme: dict[str, str]) -> None:  # noqa: F811
+    journey = str(EXAMPLES / "abandoned-cart.yaml")
+    stream = str(EXAMPLES.parent / "events" / "carts.jsonl")
+    result = nurture("simulate", journey, "--events", stream, "--json")
+    assert result.code == 0, result.said
+    simulated = result.json()
+    assert {c["contact"] for c in simulated["contacts"]} == {"ann", "bob"}
+    assert simulated["population"]["converted"] == 1
+    readable = nurture("simulate", journey, "--events", stream, "--horizon", "2d")
+    assert "reminder send: email 'Abandoned cart reminder'" in readable.said
+    assert "entered 2, completed 1, exited 1, converted 1" in readable.said
+    assert nurture.query("SELECT count(*) AS n FROM journey_runs")[0]["n"] == 0
+    assert nurture("simulate", journey).code == 2
+    bad = nurture.file("bad.jsonl", '{"type": "track", "userId": "a", "event": "X"}\n')
+    refused = nurture("simulate", journey, "--events", bad)
+    assert refused.code == 1
+    assert "line 1.timestamp" in refused.said

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,6 +21,9 @@ from nurture.cli.console import (
     print_json,
 )
 from nurture.domain.errors import Invalid
+from nurture.domain.journeys.durations import parse_duration
+from nurture.domain.journeys.simulate import SimResult
+from nurture.services.journeys.simulation import result_json, simulate_history, simulate_stream
 
 journeys_app = typer.Typer(
     help="Journeys as YAML or JSON files: validate, apply, list, enrol.", no_args_is_help=True
@@ -155,3 +159,62 @@ def explain_command(
         for line in run.trace:
             node = f" {escape(line.node)}" if line.node else ""
             out.print(f"  {line.at:%Y-%m-%d %H:%M} UTC{node} {line.action}: {escape(line.reason)}")
+
+
+def simulate_command(
+    path: FileArgument,
+    events: Annotated[
+        Path | None,
+        typer.Option(
+            "--events", exists=True, dir_okay=False, help="Segment-format calls, one JSON per line."
+        ),
+    ] = None,
+    since: Annotated[
+        datetime | None, typer.Option("--since", help="Replay the workspace's stored events since this date.")
+    ] = None,
+    horizon: Annotated[str, typer.Option("--horizon", help="How long to run past the last event.")] = "30d",
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run a draft journey on a virtual clock, with no side effects: per contact the steps and the
+    messages that would go out and when; for the population the funnel per node."""
+    document = _document(path)
+    if (events is None) == (since is None):
+        err.print("[red]error:[/red] give either --events FILE.jsonl or --since DATE")
+        raise typer.Exit(2)
+    try:
+        span = parse_duration(horizon)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] --horizon: {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    with container_for_cli() as container:
+        if events is not None:
+            with events.open("rb") as lines:
+                result = simulate_stream(document, lines, span)
+        else:
+            assert since is not None
+            moment = since if since.tzinfo else since.replace(tzinfo=UTC)
+            ws = container.workspaces.resolve(workspace)
+            result = simulate_history(container.db, ws, document, moment, span)
+    if as_json:
+        print_json(result_json(result))
+        return
+    _print_simulation(result)
+
+
+def _print_simulation(result: SimResult) -> None:
+    for contact in result.contacts.values():
+        out.print(f"[bold]{escape(contact.key)}[/bold]: {len(contact.messages)} message(s)")
+        for s in contact.steps:
+            node = f" {escape(s.node)}" if s.node else ""
+            out.print(f"  {s.at:%Y-%m-%d %H:%M} UTC{node} {s.action}: {escape(s.reason)}")
+    table = Table("node", "runs reaching it")
+    for node, count in result.funnel.items():
+        table.add_row(escape(node), str(count))
+    out.print(table)
+    out.print(
+        f"entered {result.entered}, completed {result.completed}, exited {result.exited}, "
+        f"converted {result.converted}, failed {result.failed}, still waiting {result.still_waiting}"
+    )
+    if result.stopped:
+        out.print("stopped by policies: " + ", ".join(f"{k}: {v}" for k, v in result.stopped.items()))

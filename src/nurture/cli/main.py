@@ -26,7 +26,7 @@ from nurture.cli.console import (
     out,
     print_json,
 )
-from nurture.cli.journeys import explain_command, journeys_app
+from nurture.cli.journeys import explain_command, journeys_app, simulate_command
 from nurture.domain.csv_import import parse_options
 from nurture.domain.keys import KeyKind
 from nurture.logs import configure
@@ -41,6 +41,7 @@ app.add_typer(workspace_app, name="workspace")
 app.add_typer(keys_app, name="keys")
 app.add_typer(journeys_app, name="journeys")
 app.command("explain")(explain_command)
+app.command("simulate")(simulate_command)
 app.add_typer(import_app, name="import")
 
 

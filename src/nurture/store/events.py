@@ -108,3 +108,16 @@ def tracked_by_ids(conn: Connection, workspace_id: str, ids: Iterable[str]) -> d
         for row in conn.execute(query):
             found[row.id] = TrackedEvent(row.name or "", dict(row.properties or {}), row.timestamp)
     return found
+
+
+def tracked_since(conn: Connection, workspace_id: str, since: datetime) -> list[tuple[str, TrackedEvent]]:
+    """(contact id, event) of every track event with `timestamp >= since`, in time order."""
+    query = (
+        select(events.c.contact_id, events.c.name, events.c.properties, events.c.timestamp)
+        .where(events.c.workspace_id == workspace_id, events.c.type == "track", events.c.timestamp >= since)
+        .order_by(events.c.timestamp, events.c.id)
+    )
+    return [
+        (row.contact_id, TrackedEvent(row.name or "", dict(row.properties or {}), row.timestamp))
+        for row in conn.execute(query)
+    ]
