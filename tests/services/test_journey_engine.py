@@ -233,3 +233,42 @@ def test_manual_enrolment_follows_the_entry_rules(container: Container, workspac
     [run] = _runs(container, workspace.id)
     assert run.status == "completed"
     assert len(_outbox(container, workspace.id)) == 1
+
+
+def test_every_shipped_journey_applies_in_a_workspace_that_has_what_it_names(
+    container: Container, workspace: NewWorkspace
+) -> None:
+    documents = {path.stem: yaml.safe_load(path.read_text()) for path in sorted(EXAMPLES.glob("*.yaml"))}
+    names = {
+        node["template"]
+        for document in documents.values()
+        for node in document["nodes"]
+        if node.get("type") == "send" and node.get("template")
+    }
+    for name in sorted(names):
+        _template(container, workspace.id, name)
+    container.segments.create(
+        workspace.id,
+        {
+            "name": "Inactive for 60 days",
+            "condition": {
+                "type": "event",
+                "name": "Session Started",
+                "performed": False,
+                "window": {"kind": "last_days", "days": 60},
+            },
+        },
+    )
+    model = container.scoring.create(
+        workspace.id,
+        {
+            "name": "Engagement",
+            "rules": [{"type": "event", "id": "s", "points": 1, "name": "Session Started"}],
+        },
+    )
+    for name, document in documents.items():
+        applied = container.journeys.apply(workspace.id, document)
+        assert applied.created, name
+    stored = container.journeys.get(workspace.id, "Lead nurturing").document
+    assert [n["model_id"] for n in stored["nodes"] if n["type"] == "score"] == [model.id]
+    assert len(container.journeys.list(workspace.id)) == len(documents)

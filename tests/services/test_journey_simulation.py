@@ -3,6 +3,7 @@ funnel, no side effects; bad input lines named."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -139,3 +140,47 @@ def test_a_draft_replays_the_stored_history_without_writing_anything(
     with container.db.read() as conn:
         assert conn.execute(select(func.count()).select_from(events)).scalar() == before
         assert conn.execute(select(func.count()).select_from(journey_runs)).scalar() == 0
+
+
+def _journey(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / "examples" / "journeys" / f"{name}.yaml").read_text())
+    return loaded
+
+
+def _call(kind: str, user: str, at: str, **fields: Any) -> str:
+    return json.dumps({"type": kind, "userId": user, "timestamp": at, **fields})
+
+
+def test_post_purchase_welcomes_first_buyers_and_asks_for_a_review_after_delivery() -> None:
+    stream = [
+        _call("identify", "ann", "2026-11-01T09:00:00Z", traits={"email": "ann@example.com"}),
+        _call("track", "ann", "2026-11-02T09:00:00Z", event="Order Completed", properties={"order_id": "o1"}),
+        _call("track", "ann", "2026-11-04T12:00:00Z", event="Order Delivered", properties={"order_id": "o1"}),
+        _call("track", "ann", "2026-11-10T09:00:00Z", event="Order Completed", properties={"order_id": "o2"}),
+    ]
+    result = result_json(simulate_stream(_journey("post-purchase"), stream, timedelta(days=20)))
+    [ann] = result["contacts"]
+    assert [(m["at"][:16], m["template"]) for m in ann["messages"]] == [
+        ("2026-11-02T09:00", "Welcome to the family"),
+        ("2026-11-07T12:00", "How was it?"),  # 3 days after delivery
+        ("2026-11-10T09:00", "Thank you for your order"),  # the second order is not a first order
+        ("2026-11-23T09:00", "How was it?"),  # never delivered: 10-day timeout, then 3 days
+    ]
+    assert result["population"]["entered"] == 2
+
+
+def test_browse_abandonment_nudges_those_who_came_back_and_skips_those_who_bought() -> None:
+    viewed = {"event": "Product Viewed", "properties": {"product_id": "p1"}}
+    stream = [
+        _call("identify", "ann", "2026-11-01T09:00:00Z", traits={"email": "ann@example.com"}),
+        _call("identify", "bob", "2026-11-01T09:00:00Z", traits={"email": "bob@example.com"}),
+        _call("track", "ann", "2026-11-02T09:00:00Z", **viewed),
+        _call("track", "ann", "2026-11-02T15:00:00Z", **viewed),
+        _call("track", "bob", "2026-11-02T09:00:00Z", **viewed),
+        _call("track", "bob", "2026-11-02T11:00:00Z", event="Order Completed", properties={"order_id": "o"}),
+    ]
+    result = result_json(simulate_stream(_journey("browse-abandonment"), stream, timedelta(days=3)))
+    by_contact = {c["contact"]: c for c in result["contacts"]}
+    assert [m["template"] for m in by_contact["ann"]["messages"]] == ["Still thinking about it"]
+    assert by_contact["bob"]["messages"] == []
+    assert result["population"]["exited"] == 1

@@ -13,7 +13,16 @@ from sqlalchemy import Connection, bindparam, delete, func, or_, select, update
 
 from nurture.domain.journeys.records import StoredJourney
 from nurture.domain.journeys.runs import RunState, RunStatus
-from nurture.store.schema import journey_inbox, journey_runs, journey_versions, journeys, run_steps
+from nurture.store.schema import (
+    journey_inbox,
+    journey_runs,
+    journey_versions,
+    journeys,
+    lists,
+    run_steps,
+    scoring_models,
+    segments,
+)
 from nurture.store.sql import execute_many, in_chunks, insert_ignore
 
 LIVE = (RunStatus.ACTIVE.value, RunStatus.WAITING.value, RunStatus.CALLING.value)
@@ -392,3 +401,26 @@ def end_live_runs(conn: Connection, workspace_id: str, journey_id: str, reason: 
         .values(status=RunStatus.EXITED.value, wake_at=None, reason=reason, ended_at=now, updated_at=now)
     )
     return int(result.rowcount or 0)
+
+
+_NAMED = {"segment": segments, "list": lists, "scoring model": scoring_models}
+
+
+def resolve_ids(conn: Connection, workspace_id: str, kind: str, values: Sequence[str]) -> dict[str, str]:
+    """For each value, the id of the segment, list or scoring model (`kind`) whose id or, failing
+    that, whose name it is; values that name nothing are left out."""
+    table = _NAMED[kind]
+    wanted = sorted(set(values))
+    if not wanted:
+        return {}
+    query = select(table.c.id, table.c.name).where(
+        table.c.workspace_id == workspace_id, or_(table.c.id.in_(wanted), table.c.name.in_(wanted))
+    )
+    rows = conn.execute(query).all()
+    found: dict[str, str] = {}
+    for value in wanted:
+        by_id = next((row.id for row in rows if row.id == value), None)
+        by_name = next((row.id for row in rows if row.name == value), None)
+        if by_id or by_name:
+            found[value] = by_id or by_name or value
+    return found

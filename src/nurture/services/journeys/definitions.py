@@ -16,9 +16,10 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from nurture.domain.conditions.nodes import Condition
 from nurture.domain.errors import Conflict, FieldError, Invalid, NotFound
 from nurture.domain.journeys.definition import Journey
-from nurture.domain.journeys.nodes import Send, UpdateContact
+from nurture.domain.journeys.nodes import Branch, ChangeScore, Send, UpdateContact
 from nurture.domain.journeys.parsing import parse_journey
 from nurture.domain.journeys.records import StoredJourney
 from nurture.domain.journeys.triggers import ScheduleTrigger, SegmentTrigger
@@ -27,8 +28,6 @@ from nurture.services.clock import Clock
 from nurture.services.journeys.effects import enroll_rows
 from nurture.services.journeys.explain import RunExplained, explain
 from nurture.store import journeys as store
-from nurture.store import lists as list_store
-from nurture.store import segments as segment_store
 from nurture.store.db import Database
 from nurture.store.ids import new_id
 from nurture.store.templates import find_template
@@ -61,15 +60,15 @@ class JourneyService:
         journey, _ = parse_journey(document)
         if workspace_id is not None:
             with self.db.read() as conn:
-                _check_references(conn, workspace_id, journey)
+                journey = _resolved(conn, workspace_id, journey)
         return journey
 
     def apply(self, workspace_id: str, document: Any) -> Applied:
         journey, _ = parse_journey(document)
-        stored = journey.model_dump(mode="json", by_alias=True, exclude_none=True)
         now = self.clock.now()
         with self.db.write() as conn:
-            _check_references(conn, workspace_id, journey)
+            journey = _resolved(conn, workspace_id, journey)
+            stored = journey.model_dump(mode="json", by_alias=True, exclude_none=True)
             found = store.find_journey(conn, workspace_id, journey.name)
             if found is None or found.name != journey.name:
                 row = StoredJourney(new_id(), journey.name, "active", 1, now, now)
@@ -145,15 +144,54 @@ class JourneyService:
         return row
 
 
-def _check_references(conn: Connection, workspace_id: str, journey: Journey) -> None:
+def _resolved(conn: Connection, workspace_id: str, journey: Journey) -> Journey:
+    """The journey with segments, lists and scoring models named by id or name turned into ids, and
+    templates and conditions checked against the workspace; Invalid names every node and field that
+    refers to something the workspace does not have."""
     errors: list[FieldError] = []
+    refs: dict[str, list[str]] = {"segment": [], "list": [], "scoring model": []}
     trigger = journey.trigger
-    segment_id = trigger.segment_id if isinstance(trigger, SegmentTrigger | ScheduleTrigger) else None
-    if segment_id is not None and segment_store.get_segment(conn, workspace_id, segment_id) is None:
-        errors.append(FieldError("trigger.segment_id", f"no segment {segment_id!r} in this workspace"))
+    if isinstance(trigger, SegmentTrigger | ScheduleTrigger) and trigger.segment_id:
+        refs["segment"].append(trigger.segment_id)
+    if isinstance(trigger, ScheduleTrigger) and trigger.list_id:
+        refs["list"].append(trigger.list_id)
+    for node in journey.nodes:
+        if isinstance(node, UpdateContact):
+            refs["list"] += [*node.add_to_lists, *node.remove_from_lists]
+        if isinstance(node, ChangeScore):
+            refs["scoring model"].append(node.model_id)
+    ids = {kind: store.resolve_ids(conn, workspace_id, kind, values) for kind, values in refs.items()}
+
+    def one(kind: str, value: str, where: str) -> str:
+        found = ids[kind].get(value)
+        if found is None:
+            errors.append(FieldError(where, f"no {kind} {value!r} (id or name) in this workspace"))
+            return value
+        return found
+
+    changes: dict[str, Any] = {}
+    if isinstance(trigger, SegmentTrigger | ScheduleTrigger):
+        update: dict[str, Any] = {}
+        if trigger.segment_id:
+            update["segment_id"] = one("segment", trigger.segment_id, "trigger.segment_id")
+        if isinstance(trigger, ScheduleTrigger) and trigger.list_id:
+            update["list_id"] = one("list", trigger.list_id, "trigger.list_id")
+        changes["trigger"] = trigger.model_copy(update=update)
+    nodes = []
     for node in journey.nodes:
         where = f"nodes[{node.id}]"
-        if isinstance(node, Send) and node.template is not None:
+        if isinstance(node, UpdateContact):
+            node = node.model_copy(
+                update={
+                    key: [one("list", v, f"{where}.{key}") for v in getattr(node, key)]
+                    for key in ("add_to_lists", "remove_from_lists")
+                }
+            )
+        elif isinstance(node, ChangeScore):
+            node = node.model_copy(
+                update={"model_id": one("scoring model", node.model_id, f"{where}.model_id")}
+            )
+        elif isinstance(node, Send) and node.template is not None:
             found = find_template(conn, workspace_id, node.template)
             if found is None:
                 errors.append(
@@ -161,22 +199,28 @@ def _check_references(conn: Connection, workspace_id: str, journey: Journey) -> 
                 )
             elif found[1] != node.channel.value:
                 errors.append(FieldError(f"{where}.template", f"{node.template!r} is a {found[1]} template"))
-        if isinstance(node, UpdateContact):
-            for key in ("add_to_lists", "remove_from_lists"):
-                for list_id in getattr(node, key):
-                    if list_store.get(conn, workspace_id, list_id) is None:
-                        errors.append(FieldError(f"{where}.{key}", f"no list {list_id!r} in this workspace"))
-    try:
-        if journey.entry.condition is not None:
-            catalog.check(conn, workspace_id, journey.entry.condition, "entry.condition")
-        for node in journey.nodes:
-            condition = getattr(node, "condition", None)
-            if condition is not None:
-                catalog.check(conn, workspace_id, condition, f"nodes[{node.id}].condition")
-        for index, criterion in enumerate(journey.exit):
-            if criterion.condition is not None:
-                catalog.check(conn, workspace_id, criterion.condition, f"exit[{index}].condition")
-    except Invalid as invalid:
-        errors += invalid.errors
+        nodes.append(node)
+    changes["nodes"] = nodes
+    for path, condition in _conditions(journey):
+        try:
+            catalog.check(conn, workspace_id, condition, path)
+        except Invalid as invalid:
+            errors += invalid.errors
     if errors:
         raise Invalid(errors)
+    return journey.model_copy(update=changes)
+
+
+def _conditions(journey: Journey) -> list[tuple[str, Condition]]:
+    found: list[tuple[str, Condition]] = []
+    if journey.entry.condition is not None:
+        found.append(("entry.condition", journey.entry.condition))
+    for node in journey.nodes:
+        if isinstance(node, Branch) and node.condition is not None:
+            found.append((f"nodes[{node.id}].condition", node.condition))
+    for index, criterion in enumerate(journey.exit):
+        if criterion.condition is not None:
+            found.append((f"exit[{index}].condition", criterion.condition))
+    if journey.goal is not None and journey.goal.condition is not None:
+        found.append(("goal.condition", journey.goal.condition))
+    return found
