@@ -3,7 +3,7 @@ into the journey inbox; runs start, wait, send through the outbox, and end by ex
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ from sqlalchemy import select
 from nurture.bootstrap import Container
 from nurture.domain.errors import Conflict, Invalid
 from nurture.domain.templates.model import BodyFormat, Category, Content, TemplateKind
+from nurture.services.clock import ManualClock
 from nurture.services.templates import TemplateInput
 from nurture.services.workspaces import NewWorkspace
 from nurture.store.schema import journey_runs, messages, run_steps
@@ -272,3 +273,83 @@ def test_every_shipped_journey_applies_in_a_workspace_that_has_what_it_names(
     stored = container.journeys.get(workspace.id, "Lead nurturing").document
     assert [n["model_id"] for n in stored["nodes"] if n["type"] == "score"] == [model.id]
     assert len(container.journeys.list(workspace.id)) == len(documents)
+
+
+def test_a_birthday_journey_fires_at_nine_in_the_contacts_zone_every_year(
+    container: Container, workspace: NewWorkspace, clock: ManualClock
+) -> None:
+    _template(container, workspace.id, "Happy birthday")
+    ingest(
+        container,
+        workspace.id,
+        {
+            "type": "identify",
+            "userId": "ann",
+            "traits": {"email": "ann@example.com", "birthday": "1990-03-05"},
+        },
+    )
+    document = {
+        "name": "Birthday",
+        "trigger": {"type": "date", "field": "attributes.birthday", "every_year": True, "at": "09:00"},
+        "entry": {"reentry": "after", "reentry_after": "300d"},
+        "nodes": [{"id": "wish", "type": "send", "template": "Happy birthday"}],
+    }
+    container.journeys.apply(workspace.id, document)
+    # a contact who arrives after the journey was published gets a timer too (in Berlin's morning)
+    ingest(
+        container,
+        workspace.id,
+        {
+            "type": "identify",
+            "userId": "bob",
+            "traits": {"email": "bob@example.com", "birthday": "1985-03-04", "timezone": "Europe/Berlin"},
+        },
+    )
+    _settle(container)
+    assert _outbox(container, workspace.id) == []
+    clock.set(datetime(2026, 3, 4, 7, 59, tzinfo=UTC))
+    _settle(container)
+    assert _outbox(container, workspace.id) == []
+    clock.set(datetime(2026, 3, 4, 8, 0, tzinfo=UTC))  # 09:00 in Berlin
+    _settle(container)
+    assert len(_outbox(container, workspace.id)) == 1
+    clock.set(datetime(2026, 3, 5, 9, 0, tzinfo=UTC))  # 09:00 UTC for ann
+    _settle(container)
+    assert len(_outbox(container, workspace.id)) == 2
+    clock.set(datetime(2027, 3, 5, 9, 0, tzinfo=UTC))  # and again a year later
+    _settle(container)
+    assert len(_outbox(container, workspace.id)) == 4
+
+
+def test_a_schedule_enrols_the_segments_members_at_each_cron_time(
+    container: Container, workspace: NewWorkspace, clock: ManualClock
+) -> None:
+    _template(container, workspace.id, "Weekly digest")
+    for user in ("ann", "bob"):
+        ingest(container, workspace.id, {"type": "track", "userId": user, "event": "Signed Up"})
+    segment = container.segments.create(
+        workspace.id, {"name": "Signed up", "condition": {"type": "event", "name": "Signed Up"}}
+    )
+    _settle(container)
+    document = {
+        "name": "Digest",
+        "trigger": {
+            "type": "schedule",
+            "cron": "0 9 * * mon",
+            "zone": "Europe/Berlin",
+            "segment_id": "Signed up",
+        },
+        "entry": {"reentry": "always"},
+        "nodes": [{"id": "digest", "type": "send", "template": "Weekly digest"}],
+    }
+    journey = container.journeys.apply(workspace.id, document).journey
+    assert container.journeys.get(workspace.id, journey.id).document["trigger"]["segment_id"] == segment.id
+    clock.set(datetime(2026, 3, 9, 7, 59, tzinfo=UTC))  # START is Monday 2 March; Monday 9 March 08:59 Berlin
+    _settle(container)
+    assert _outbox(container, workspace.id) == []
+    clock.set(datetime(2026, 3, 9, 8, 0, tzinfo=UTC))
+    _settle(container)
+    assert len(_outbox(container, workspace.id)) == 2
+    clock.set(datetime(2026, 3, 16, 8, 0, tzinfo=UTC))
+    _settle(container)
+    assert len(_outbox(container, workspace.id)) == 4

@@ -66,9 +66,14 @@ def evaluate(condition: Condition, view: ContactView, now: datetime) -> bool:
 def contact_zone(contact: Contact) -> tzinfo:
     """The contact's IANA zone; UTC when it has none or one that is not in `known_zones()` (the names
     the profile accepts; a few files ZoneInfo could still load, such as `posixrules`, are not zones)."""
-    if not contact.timezone or contact.timezone not in known_zones():
+    return contact_zone_named(contact.timezone)
+
+
+def contact_zone_named(name: str | None) -> tzinfo:
+    """The zone a contact's `timezone` field names, as `contact_zone` reads it."""
+    if not name or name not in known_zones():
         return UTC
-    return zoneinfo.ZoneInfo(contact.timezone)
+    return zoneinfo.ZoneInfo(name)
 
 
 def _evaluate(condition: Condition, view: ContactView, now: datetime, zone: tzinfo) -> bool:

@@ -14,13 +14,17 @@ from sqlalchemy import Connection, bindparam, delete, func, or_, select, update
 from nurture.domain.journeys.records import StoredJourney
 from nurture.domain.journeys.runs import RunState, RunStatus
 from nurture.store.schema import (
+    contacts,
     journey_inbox,
     journey_runs,
+    journey_timers,
     journey_versions,
     journeys,
+    list_members,
     lists,
     run_steps,
     scoring_models,
+    segment_memberships,
     segments,
 )
 from nurture.store.sql import execute_many, in_chunks, insert_ignore
@@ -424,3 +428,118 @@ def resolve_ids(conn: Connection, workspace_id: str, kind: str, values: Sequence
         if by_id or by_name:
             found[value] = by_id or by_name or value
     return found
+
+
+# ---- time-based triggers ----
+
+t = journey_timers
+
+
+def set_timers(
+    conn: Connection, workspace_id: str, journey_id: str, due: Sequence[tuple[str, datetime | None]]
+) -> None:
+    """Replace the timers of these contacts (None: the contact has none any more)."""
+    ids = [contact_id for contact_id, _ in due]
+    for part in in_chunks(conn, ids):
+        conn.execute(
+            delete(t).where(
+                t.c.workspace_id == workspace_id, t.c.journey_id == journey_id, t.c.contact_id.in_(part)
+            )
+        )
+    rows = [
+        {"workspace_id": workspace_id, "journey_id": journey_id, "contact_id": contact_id, "due_at": at}
+        for contact_id, at in due
+        if at is not None
+    ]
+    execute_many(conn, t.insert(), rows)
+
+
+def clear_timers(conn: Connection, workspace_id: str, journey_id: str) -> None:
+    conn.execute(delete(t).where(t.c.workspace_id == workspace_id, t.c.journey_id == journey_id))
+
+
+def claim_due_timers(conn: Connection, now: datetime, limit: int) -> list[tuple[str, str, str, datetime]]:
+    """(workspace, journey, contact, due_at) of timers that came due, earliest first."""
+    query = (
+        select(t.c.workspace_id, t.c.journey_id, t.c.contact_id, t.c.due_at)
+        .where(t.c.due_at <= now)
+        .order_by(t.c.due_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [(row[0], row[1], row[2], row[3]) for row in conn.execute(query)]
+
+
+def has_due_timers(conn: Connection, now: datetime) -> bool:
+    found = conn.execute(select(t.c.due_at).where(t.c.due_at <= now).limit(1)).first()
+    if found is not None:
+        return True
+    query = (
+        select(journeys.c.id).where(journeys.c.next_fire_at <= now, journeys.c.status == "active").limit(1)
+    )
+    return conn.execute(query).first() is not None
+
+
+def contacts_page(
+    conn: Connection, workspace_id: str, after: str | None, limit: int
+) -> list[tuple[str, dict[str, Any], str | None]]:
+    """(id, attributes, timezone) of the workspace's contacts in id order, a page at a time."""
+    query = select(contacts.c.id, contacts.c.attributes, contacts.c.timezone).where(
+        contacts.c.workspace_id == workspace_id
+    )
+    if after is not None:
+        query = query.where(contacts.c.id > after)
+    rows = conn.execute(query.order_by(contacts.c.id).limit(limit))
+    return [(row.id, dict(row.attributes or {}), row.timezone) for row in rows]
+
+
+def contact_zone_and_attributes(
+    conn: Connection, workspace_id: str, contact_ids: Sequence[str]
+) -> dict[str, tuple[dict[str, Any], str | None]]:
+    found: dict[str, tuple[dict[str, Any], str | None]] = {}
+    for part in in_chunks(conn, sorted(set(contact_ids))):
+        query = select(contacts.c.id, contacts.c.attributes, contacts.c.timezone).where(
+            contacts.c.workspace_id == workspace_id, contacts.c.id.in_(part)
+        )
+        found.update({row.id: (dict(row.attributes or {}), row.timezone) for row in conn.execute(query)})
+    return found
+
+
+def due_schedules(conn: Connection, now: datetime, limit: int) -> list[tuple[str, str, int]]:
+    """(workspace, journey, version) of active journeys whose schedule came due."""
+    query = (
+        select(journeys.c.workspace_id, journeys.c.id, journeys.c.version)
+        .where(journeys.c.next_fire_at <= now, journeys.c.status == "active")
+        .order_by(journeys.c.next_fire_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [(row[0], row[1], row[2]) for row in conn.execute(query)]
+
+
+def audience_page(
+    conn: Connection,
+    workspace_id: str,
+    segment_id: str | None,
+    list_id: str | None,
+    after: str | None,
+    limit: int,
+) -> list[str]:
+    """A page of the contact ids a schedule enrols: a segment's members, a list's, or everyone."""
+    if segment_id is not None:
+        m = segment_memberships
+        query = select(m.c.contact_id).where(
+            m.c.workspace_id == workspace_id, m.c.segment_id == segment_id, m.c.exited_at.is_(None)
+        )
+        column = m.c.contact_id
+    elif list_id is not None:
+        query = select(list_members.c.contact_id).where(
+            list_members.c.workspace_id == workspace_id, list_members.c.list_id == list_id
+        )
+        column = list_members.c.contact_id
+    else:
+        query = select(contacts.c.id).where(contacts.c.workspace_id == workspace_id)
+        column = contacts.c.id
+    if after is not None:
+        query = query.where(column > after)
+    return list(conn.execute(query.order_by(column).limit(limit)).scalars())

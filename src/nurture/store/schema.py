@@ -646,11 +646,27 @@ journeys = Table(
     Column("name", String(200), nullable=False),
     Column("status", String(16), nullable=False),  # active | paused | archived
     Column("version", Integer(), nullable=False),  # the published version new runs start on
+    Column("next_fire_at", UTCDateTime(), nullable=True),  # schedule triggers: the next cron time
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     PrimaryKeyConstraint("workspace_id", "id"),
     ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
     UniqueConstraint("workspace_id", "name"),
+    Index(None, "next_fire_at"),
+)
+
+# Date triggers: when each contact's date attribute next comes round for a journey (birthday at
+# 09:00 local, 7 days before renewal_date). Set when the journey is published and when the attribute
+# changes; claimed by the journey worker when due.
+journey_timers = Table(
+    "journey_timers",
+    metadata,
+    Column("workspace_id", String(ID), nullable=False),
+    Column("journey_id", String(ID), nullable=False),
+    Column("contact_id", String(ID), nullable=False),
+    Column("due_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "journey_id", "contact_id"),
+    Index(None, "due_at"),
 )
 
 journey_versions = Table(

@@ -19,6 +19,7 @@ from nurture.domain.journeys.describe import describe_outcome
 from nurture.domain.journeys.nodes import Branch, Send, WaitForEvent
 from nurture.domain.journeys.triggers import (
     AttributeChangeTrigger,
+    DateTrigger,
     EventTrigger,
     SegmentMove,
     SegmentTrigger,
@@ -133,6 +134,8 @@ class JourneyPlan:
                 plan.fields.add(trigger.field)
             elif isinstance(trigger, StageTrigger):
                 plan.stage = True
+            elif isinstance(trigger, DateTrigger):
+                plan.fields |= {trigger.field, "timezone"}  # either moves the contact's timer
             for node in journey.nodes:
                 if isinstance(node, WaitForEvent):
                     plan.event_names.add(node.event)

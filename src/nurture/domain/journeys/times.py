@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from croniter import croniter
 from pydantic import AfterValidator, Field
 
 _HHMM = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d$", re.ASCII)
@@ -60,3 +61,11 @@ WEEKDAYS: tuple[Weekday, ...] = tuple(Weekday)
 
 def weekday_index(day: Any) -> int:
     return WEEKDAYS.index(Weekday(day))
+
+
+def check_cron(expression: str) -> str:
+    if len(expression.split()) != 5 or not croniter.is_valid(expression):
+        raise ValueError(
+            "must be a 5-field cron expression (minute hour day month weekday), e.g. '0 9 * * mon'"
+        )
+    return expression

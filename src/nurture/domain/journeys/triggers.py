@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 
 from nurture.domain.conditions.nodes import IdStr, NameStr, PropertyFilter
 from nurture.domain.conditions.values import Operator, Strict
-from nurture.domain.journeys.times import LocalTime, ZoneChoice
+from nurture.domain.journeys.times import LocalTime, Zone, check_cron
 
 _DATE_FIELD = re.compile(r"^attributes\.[^.\s][^.]*$")
 _CHANGE_FIELD = re.compile(r"^(?:email|phone|first_name|last_name|timezone|locale|attributes\.[^.\s][^.]*)$")
@@ -31,7 +31,7 @@ class SegmentMove(StrEnum):
 
 class SegmentTrigger(Strict):
     type: Literal["segment"] = "segment"
-    segment_id: IdStr
+    segment_id: NameStr  # a segment's id or name
     on: SegmentMove = SegmentMove.ENTERED
 
 
@@ -91,14 +91,19 @@ class DateTrigger(Strict):
 
 
 class ScheduleTrigger(Strict):
-    """A recurring schedule (5-field cron) enrolling the members of a segment or list; `zone` says
-    whose clock the cron reads: the workspace's, each contact's, or a named IANA zone."""
+    """A recurring schedule (5-field cron, read on the wall clock of `zone`) enrolling the members of
+    a segment or list (neither: every contact; the entry condition still applies)."""
 
     type: Literal["schedule"] = "schedule"
-    cron: str = Field(min_length=9, max_length=100)
-    zone: ZoneChoice = "workspace"
-    segment_id: IdStr | None = None
-    list_id: IdStr | None = None
+    cron: str = Field(min_length=1, max_length=100)
+    zone: Zone = "UTC"
+    segment_id: NameStr | None = None  # a segment's id or name
+    list_id: NameStr | None = None  # a list's id or name
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        return check_cron(value)
 
 
 class ManualTrigger(Strict):

@@ -22,9 +22,11 @@ from nurture.domain.journeys.definition import Journey
 from nurture.domain.journeys.nodes import Branch, ChangeScore, Send, UpdateContact
 from nurture.domain.journeys.parsing import parse_journey
 from nurture.domain.journeys.records import StoredJourney
+from nurture.domain.journeys.step import Definition
 from nurture.domain.journeys.triggers import ScheduleTrigger, SegmentTrigger
 from nurture.services import catalog
 from nurture.services.clock import Clock
+from nurture.services.journeys import schedules
 from nurture.services.journeys.effects import enroll_rows
 from nurture.services.journeys.explain import RunExplained, explain
 from nurture.store import journeys as store
@@ -64,7 +66,7 @@ class JourneyService:
         return journey
 
     def apply(self, workspace_id: str, document: Any) -> Applied:
-        journey, _ = parse_journey(document)
+        journey, graph = parse_journey(document)
         now = self.clock.now()
         with self.db.write() as conn:
             journey = _resolved(conn, workspace_id, journey)
@@ -74,6 +76,7 @@ class JourneyService:
                 row = StoredJourney(new_id(), journey.name, "active", 1, now, now)
                 store.insert_journey(conn, workspace_id, row)
                 store.insert_version(conn, workspace_id, row.id, 1, stored, now)
+                schedules.published(conn, workspace_id, Definition(journey, graph, row.id, 1), now)
                 return Applied(row, created=True, published=True)
             if found.status == "archived":
                 raise Conflict(f"journey {journey.name!r} is archived; give the new one another name")
@@ -83,6 +86,7 @@ class JourneyService:
             version = found.version + 1
             store.insert_version(conn, workspace_id, found.id, version, stored, now)
             store.set_journey(conn, workspace_id, found.id, now, version=version)
+            schedules.published(conn, workspace_id, Definition(journey, graph, found.id, version), now)
             updated = store.find_journey(conn, workspace_id, found.id)
             assert updated is not None
             return Applied(updated, created=False, published=True)

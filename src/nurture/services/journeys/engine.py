@@ -40,6 +40,7 @@ from nurture.domain.journeys.runs import (
 from nurture.domain.journeys.step import Definition, Stepped, correlation_of, step
 from nurture.services.background import PollingWorker
 from nurture.services.clock import Clock
+from nurture.services.journeys import schedules
 from nurture.services.journeys.active import ActiveJourneys
 from nurture.services.journeys.effects import EffectFailed, Effects
 from nurture.store import events as event_store
@@ -65,10 +66,11 @@ class JourneyStats:
     failed: int = 0
     sent: int = 0
     calls: int = 0
+    scheduled: int = 0  # enrolments queued by date timers and schedules
 
     @property
     def idle(self) -> bool:
-        return not (self.happenings or self.due or self.calls)
+        return not (self.happenings or self.due or self.calls or self.scheduled)
 
 
 Caller = Callable[[WebhookCall, dict[str, Any]], WebhookAnswered]
@@ -110,10 +112,12 @@ class JourneyWorker(PollingWorker):
         now = self.clock.now()
         stats = JourneyStats()
         with self.db.read() as conn:
-            if not store.has_inbox(conn) and not store.has_due_runs(conn, now):
+            idle = not store.has_inbox(conn) and not store.has_due_runs(conn, now)
+            if idle and not store.has_due_timers(conn, now):
                 return stats
         stats.calls = self._calls(now)
         with self.db.write() as conn:
+            stats.scheduled = schedules.fire_due(conn, self.journeys, now, self.batch)
             items = store.claim_inbox(conn, self.batch)
             due = [
                 r for r in store.claim_due_runs(conn, now, self.batch) if r.state.status is RunStatus.WAITING
@@ -215,6 +219,12 @@ class _Batch:
         live: dict[str, list[RunRow]] = defaultdict(list)
         for run in store.live_runs(self.conn, self.workspace_id, sorted({i.contact_id for i in items})):
             live[run.state.contact_id].append(run)
+        changed: dict[str, set[str]] = defaultdict(set)
+        for item in items:
+            if item.kind == HappeningKind.CHANGE.value and item.name:
+                changed[item.contact_id].add(item.name)
+        if changed:
+            schedules.dates_changed(self.conn, self.workspace_id, self.active.definitions, changed, self.now)
         for item in sorted(items, key=lambda i: (i.contact_id, i.created_at, i.id)):
             event = events.get(item.event_id) if item.event_id else None
             if item.kind == HappeningKind.EVENT.value and event is None:

@@ -2,7 +2,7 @@
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-11-26 23:43:40.273219
+Create Date: 2026-11-26 23:59:54.357660
 """
 
 from __future__ import annotations
@@ -118,6 +118,17 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "journey_timers",
+        sa.Column("workspace_id", sa.String(length=26), nullable=False),
+        sa.Column("journey_id", sa.String(length=26), nullable=False),
+        sa.Column("contact_id", sa.String(length=26), nullable=False),
+        sa.Column("due_at", nurture.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "journey_id", "contact_id", name=op.f("pk_journey_timers")),
+    )
+    with op.batch_alter_table("journey_timers", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_journey_timers_due_at"), ["due_at"], unique=False)
+
+    op.create_table(
         "journey_versions",
         sa.Column("workspace_id", sa.String(length=26), nullable=False),
         sa.Column("journey_id", sa.String(length=26), nullable=False),
@@ -207,6 +218,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("next_fire_at", nurture.store.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_at", nurture.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", nurture.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -218,6 +230,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("workspace_id", "id", name=op.f("pk_journeys")),
         sa.UniqueConstraint("workspace_id", "name", name=op.f("uq_journeys_workspace_id_name")),
     )
+    with op.batch_alter_table("journeys", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_journeys_next_fire_at"), ["next_fire_at"], unique=False)
+
     op.create_table(
         "messaging_settings",
         sa.Column("workspace_id", sa.String(length=26), nullable=False),
@@ -286,6 +301,9 @@ def downgrade() -> None:
     op.drop_table("topics")
     op.drop_table("senders")
     op.drop_table("messaging_settings")
+    with op.batch_alter_table("journeys", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_journeys_next_fire_at"))
+
     op.drop_table("journeys")
     op.drop_table("run_steps")
     with op.batch_alter_table("messages", schema=None) as batch_op:
@@ -297,6 +315,10 @@ def downgrade() -> None:
 
     op.drop_table("messages")
     op.drop_table("journey_versions")
+    with op.batch_alter_table("journey_timers", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_journey_timers_due_at"))
+
+    op.drop_table("journey_timers")
     with op.batch_alter_table("journey_runs", schema=None) as batch_op:
         batch_op.drop_index(
             "uq_journey_runs_live",
