@@ -140,3 +140,8 @@ def test_the_json_schema_is_published_with_every_node_type() -> None:
     text = str(schema)
     for kind in ("delay", "wait_until", "wait_for_event", "condition", "split", "random_split", "send"):
         assert f"'{kind}'" in text
+
+
+def test_score_triggers_are_refused_with_the_way_round() -> None:
+    data = _with(lambda d: d.update(trigger={"type": "score", "model_id": "m", "threshold": 50}))
+    assert "segment trigger" in _errors(data)["trigger"]

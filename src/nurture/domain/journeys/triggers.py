@@ -6,7 +6,7 @@ import re
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from nurture.domain.conditions.nodes import IdStr, NameStr, PropertyFilter
 from nurture.domain.conditions.values import Operator, Strict
@@ -64,12 +64,21 @@ class Direction(StrEnum):
 
 
 class ScoreTrigger(Strict):
-    """A scoring model's score crosses `threshold` (upwards by default)."""
+    """A scoring model's score crosses `threshold` (upwards by default). Not accepted yet: the engine
+    does not see the score before a change. Use a segment with a score condition (`score ≥ 50`) and
+    a segment trigger: entering that segment is the crossing."""
 
     type: Literal["score"] = "score"
     model_id: IdStr
     threshold: float
     direction: Direction = Direction.UP
+
+    @model_validator(mode="after")
+    def _not_yet(self) -> ScoreTrigger:
+        raise ValueError(
+            "score triggers are not supported yet: make a segment with a score condition "
+            "(e.g. score ≥ 50) and use a segment trigger on entering it"
+        )
 
 
 class DateTrigger(Strict):
