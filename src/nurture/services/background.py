@@ -8,6 +8,8 @@ from typing import Protocol
 
 import structlog
 
+from nurture.store.wakeups import Listener
+
 log = structlog.get_logger("nurture.worker")
 
 
@@ -18,12 +20,16 @@ class Outcome(Protocol):
 
 class PollingWorker:
     name = "worker"
+    channel: str | None = None  # PostgreSQL NOTIFY channel that wakes this worker in any process
 
-    def __init__(self, poll: float) -> None:
+    def __init__(self, poll: float, database_url: str | None = None) -> None:
         self.poll = poll
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._listener: Listener | None = None
+        if self.channel and database_url and database_url.startswith("postgresql"):
+            self._listener = Listener(database_url, [self.channel], lambda _channel: self.wake())
 
     def step(self) -> Outcome:
         raise NotImplementedError
@@ -54,6 +60,8 @@ class PollingWorker:
     def run_forever(self) -> None:
         """Poll every `poll` seconds while idle; keep going without pause while there is work."""
         log.info(f"{self.name} worker started", poll_seconds=self.poll)
+        if self._listener is not None:
+            self._listener.start()
         while not self._stop.is_set():
             try:
                 outcome = self.step()
@@ -66,4 +74,6 @@ class PollingWorker:
                 self._wake.clear()
             else:
                 log.debug(f"{self.name} batch", **getattr(outcome, "__dict__", {}))
+        if self._listener is not None:
+            self._listener.stop()
         log.info(f"{self.name} worker stopped")

@@ -24,6 +24,7 @@ from nurture.domain.profile import parse_traits
 from nurture.domain.scoring import model_from_stored
 from nurture.services import lifecycle, outbox
 from nurture.services.identity import IdentityGraph
+from nurture.services.journeys.inbox import JOURNEYS_CHANNEL
 from nurture.services.lists import add_contacts, remove_contacts, require_list
 from nurture.services.scoring import grant_manual
 from nurture.services.tags import tag_contact, untag_contact
@@ -31,6 +32,7 @@ from nurture.store import journeys as store
 from nurture.store import scoring as scoring_store
 from nurture.store.ids import new_id
 from nurture.store.templates import find_template
+from nurture.store.wakeups import notify
 
 
 class EffectFailed(Exception):
@@ -171,6 +173,7 @@ def enroll_rows(
     source: str,
 ) -> None:
     """Ask the journey worker to enrol contacts into a journey (it checks entry rules as for any trigger)."""
+    notify(conn, JOURNEYS_CHANNEL)
     store.enqueue(
         conn,
         [

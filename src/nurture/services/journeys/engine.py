@@ -43,6 +43,7 @@ from nurture.services.clock import Clock
 from nurture.services.journeys import schedules
 from nurture.services.journeys.active import ActiveJourneys
 from nurture.services.journeys.effects import EffectFailed, Effects
+from nurture.services.journeys.inbox import JOURNEYS_CHANNEL
 from nurture.store import events as event_store
 from nurture.store import journeys as store
 from nurture.store.contact_views import load_views
@@ -78,6 +79,7 @@ Caller = Callable[[WebhookCall, dict[str, Any]], WebhookAnswered]
 
 class JourneyWorker(PollingWorker):
     name = "journeys"
+    channel = JOURNEYS_CHANNEL
 
     def __init__(
         self,
@@ -90,7 +92,7 @@ class JourneyWorker(PollingWorker):
         batch: int = BATCH,
         poll: float = POLL_SECONDS,
     ) -> None:
-        super().__init__(poll)
+        super().__init__(poll, db.url)
         self.db = db
         self.clock = clock
         self.journeys = journeys

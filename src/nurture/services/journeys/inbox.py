@@ -16,6 +16,9 @@ from nurture.services.journeys.active import ActiveJourneys
 from nurture.store import journeys as store
 from nurture.store.audience_queue import QueuedChange
 from nurture.store.ids import new_id
+from nurture.store.wakeups import notify
+
+JOURNEYS_CHANNEL = "nurture_journeys"
 
 
 def note(
@@ -60,4 +63,6 @@ def note(
             if plan.wants("membership", f"segment:{segment_id}"):
                 add(contact_id, kind, segment_id)
     store.enqueue(conn, rows)
+    if rows:
+        notify(conn, JOURNEYS_CHANNEL)
     return len(rows)
