@@ -353,3 +353,51 @@ def test_a_schedule_enrols_the_segments_members_at_each_cron_time(
     clock.set(datetime(2026, 3, 16, 8, 0, tzinfo=UTC))
     _settle(container)
     assert len(_outbox(container, workspace.id)) == 4
+
+
+def test_publishing_keeps_runs_on_their_version_unless_a_migration_moves_them(
+    container: Container, workspace: NewWorkspace, cart_journey: str
+) -> None:
+    for user, cart in (("u1", "c-1"), ("u2", "c-2")):
+        _cart(container, workspace.id, user, cart)
+    _settle(container)
+    document = _example("abandoned-cart")
+    document["nodes"][0] = {"id": "wait-2h", "type": "delay", "duration": "2h"}
+    document["edges"][0]["from"] = "wait-2h"
+    preview = container.journeys.preview(workspace.id, document, {"wait-1h": "wait-2h"})
+    assert [(m.version, m.node, m.runs, m.to) for m in preview] == [(1, "wait-1h", 2, "wait-2h")]
+    assert {r.version for r in _runs(container, workspace.id)} == {1}  # a preview changes nothing
+    with pytest.raises(Invalid) as caught:
+        container.journeys.apply(workspace.id, document, {"wait-1h": "reminder"})
+    assert [e.field for e in caught.value.errors] == ["migrate.wait-1h"]
+    applied = container.journeys.apply(workspace.id, document, {"wait-1h": "wait-2h"})
+    assert applied.journey.version == 2
+    assert {(r.version, r.node) for r in _runs(container, workspace.id)} == {(2, "wait-2h")}
+    container.clock.advance(timedelta(hours=1))
+    _settle(container)
+    assert len(_outbox(container, workspace.id)) == 2  # they keep their timers: due after the old 1h
+
+
+def test_without_a_migration_runs_finish_on_the_version_they_started(
+    container: Container, workspace: NewWorkspace, cart_journey: str
+) -> None:
+    _cart(container, workspace.id, "u1", "c-1")
+    _settle(container)
+    document = _example("abandoned-cart")
+    document["nodes"][1]["template"] = "Abandoned cart incentive"  # v2 sends another template first
+    container.journeys.apply(workspace.id, document)
+    _cart(container, workspace.id, "u2", "c-2")
+    _settle(container)
+    container.clock.advance(timedelta(hours=1))
+    _settle(container)
+    with container.db.read() as conn:
+        sent = {
+            row.contact_id: row.template_id
+            for row in conn.execute(select(messages).where(messages.c.workspace_id == workspace.id))
+        }
+        reminder = find_template(conn, workspace.id, "Abandoned cart reminder")
+        incentive = find_template(conn, workspace.id, "Abandoned cart incentive")
+    assert reminder is not None
+    assert incentive is not None
+    first, second = (container.contacts.list(workspace.id, user_id=u).items[0].id for u in ("u1", "u2"))
+    assert sent == {first: reminder[0], second: incentive[0]}

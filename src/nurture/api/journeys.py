@@ -115,9 +115,49 @@ async def apply_journey(
     )
 
 
+class PublishBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    document: Any = Field(description="The journey document")
+    migrate: dict[str, str] = Field(
+        default_factory=dict,
+        description="Old node id → new node id: waiting runs there move to the new version",
+    )
+
+
+class MoveOut(BaseModel):
+    version: int
+    node: str | None
+    runs: int
+    to: str | None = Field(
+        description="The node of the new version they move to; null: they stay on their version"
+    )
+
+
 class ValidOut(BaseModel):
     valid: bool
     nodes: int
+
+
+@router.post("/preview", response_model=list[MoveOut], summary="What publishing would do to live runs")
+async def preview_journey(request: Request, workspace_id: Workspace, body: PublishBody) -> list[MoveOut]:
+    """Per version and node, how many live runs there are and where `migrate` would move them."""
+    moves = await run_in_threadpool(
+        _container(request).journeys.preview, workspace_id, body.document, body.migrate
+    )
+    return [MoveOut(**m.__dict__) for m in moves]
+
+
+@router.post("/publish", response_model=AppliedOut, summary="Publish, moving waiting runs by a node map")
+async def publish_journey(
+    request: Request, response: Response, workspace_id: Workspace, body: PublishBody
+) -> AppliedOut:
+    applied = await run_in_threadpool(
+        _container(request).journeys.apply, workspace_id, body.document, body.migrate
+    )
+    response.status_code = 201 if applied.created else 200
+    return AppliedOut(
+        journey=JourneyOut.of(applied.journey), created=applied.created, published=applied.published
+    )
 
 
 @router.post("/validate", response_model=ValidOut, summary="Check a journey document without saving it")

@@ -70,13 +70,48 @@ def validate(
     out.print(f"{escape(str(path))}: journey {escape(journey.name)!r} is valid ({len(journey.nodes)} nodes)")
 
 
+def _migration(pairs: list[str]) -> dict[str, str]:
+    found = {}
+    for pair in pairs:
+        old, sep, new = pair.partition("=")
+        if not sep or not old or not new:
+            err.print(f"[red]error:[/red] --migrate {escape(pair)}: write OLD_NODE=NEW_NODE")
+            raise typer.Exit(2)
+        found[old] = new
+    return found
+
+
 @journeys_app.command("apply")
-def apply(path: FileArgument, workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
+def apply(
+    path: FileArgument,
+    migrate: Annotated[
+        list[str] | None,
+        typer.Option("--migrate", help="OLD_NODE=NEW_NODE: waiting runs there move to the new version."),
+    ] = None,
+    preview: Annotated[
+        bool, typer.Option("--preview", help="Show where live runs would go; change nothing.")
+    ] = False,
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Create the journey, or publish a new version of the one with its name (runs in flight stay on
-    their version)."""
+    their version unless --migrate maps their node)."""
     document = _document(path)
+    mapping = _migration(migrate or [])
+    if preview:
+        with container_for_cli() as container:
+            moves = container.journeys.preview(container.workspaces.resolve(workspace), document, mapping)
+        if as_json:
+            print_json([m.__dict__ for m in moves])
+            return
+        for m in moves:
+            where = f"move to {m.to}" if m.to else f"stay on version {m.version}"
+            out.print(f"version {m.version} node {m.node}: {m.runs} live run(s) {where}")
+        if not moves:
+            out.print("no live runs")
+        return
     with container_for_cli() as container:
-        applied = container.journeys.apply(container.workspaces.resolve(workspace), document)
+        applied = container.journeys.apply(container.workspaces.resolve(workspace), document, mapping)
     row = applied.journey
     if as_json:
         print_json(

@@ -543,3 +543,42 @@ def audience_page(
     if after is not None:
         query = query.where(column > after)
     return list(conn.execute(query.order_by(column).limit(limit)).scalars())
+
+
+def live_runs_by_node(
+    conn: Connection, workspace_id: str, journey_id: str
+) -> list[tuple[int, str | None, int]]:
+    """(version, node, runs) of the journey's live runs."""
+    query = (
+        select(r.c.version, r.c.node, func.count())
+        .where(r.c.workspace_id == workspace_id, r.c.journey_id == journey_id, r.c.status.in_(LIVE))
+        .group_by(r.c.version, r.c.node)
+        .order_by(r.c.version, r.c.node)
+    )
+    return [(row[0], row[1], int(row[2])) for row in conn.execute(query)]
+
+
+def move_runs(
+    conn: Connection,
+    workspace_id: str,
+    journey_id: str,
+    moves: Sequence[tuple[int, str, str]],
+    version: int,
+    now: datetime,
+) -> int:
+    """Move live runs waiting at (old version, node) to `version` at the mapped node; returns how many."""
+    moved = 0
+    for old_version, node, target in moves:
+        result = conn.execute(
+            update(r)
+            .where(
+                r.c.workspace_id == workspace_id,
+                r.c.journey_id == journey_id,
+                r.c.version == old_version,
+                r.c.node == node,
+                r.c.status == RunStatus.WAITING.value,
+            )
+            .values(version=version, node=target, updated_at=now)
+        )
+        moved += int(result.rowcount or 0)
+    return moved

@@ -9,7 +9,7 @@ journey for good: its live runs exit.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,7 +19,15 @@ from sqlalchemy import Connection
 from nurture.domain.conditions.nodes import Condition
 from nurture.domain.errors import Conflict, FieldError, Invalid, NotFound
 from nurture.domain.journeys.definition import Journey
-from nurture.domain.journeys.nodes import Branch, ChangeScore, Send, UpdateContact
+from nurture.domain.journeys.nodes import (
+    Branch,
+    ChangeScore,
+    Delay,
+    Send,
+    UpdateContact,
+    WaitForEvent,
+    WaitUntil,
+)
 from nurture.domain.journeys.parsing import parse_journey
 from nurture.domain.journeys.records import StoredJourney
 from nurture.domain.journeys.step import Definition
@@ -40,6 +48,16 @@ class Applied:
     journey: StoredJourney
     created: bool  # a new journey
     published: bool  # a new version (False: the document equals the current version)
+
+
+@dataclass(frozen=True)
+class Move:
+    """Live runs at `node` of `version`: they move to `to` of the new version, or stay (None)."""
+
+    version: int
+    node: str | None
+    runs: int
+    to: str | None
 
 
 @dataclass(frozen=True)
@@ -65,7 +83,22 @@ class JourneyService:
                 journey = _resolved(conn, workspace_id, journey)
         return journey
 
-    def apply(self, workspace_id: str, document: Any) -> Applied:
+    def preview(
+        self, workspace_id: str, document: Any, migrate: Mapping[str, str] | None = None
+    ) -> list[Move]:
+        """What publishing `document` would do to the journey's live runs: which move where (by the
+        `migrate` map, old node id → new node id, for waiting runs) and which stay on their version."""
+        journey, _ = parse_journey(document)
+        with self.db.read() as conn:
+            journey = _resolved(conn, workspace_id, journey)
+            found = store.find_journey(conn, workspace_id, journey.name)
+            if found is None:
+                return []
+            return _moves(conn, workspace_id, found.id, journey, migrate or {})
+
+    def apply(self, workspace_id: str, document: Any, migrate: Mapping[str, str] | None = None) -> Applied:
+        """Create the journey, or publish a new version when the document changed; with `migrate`,
+        waiting runs of older versions at a mapped node move to the new version's node."""
         journey, graph = parse_journey(document)
         now = self.clock.now()
         with self.db.write() as conn:
@@ -84,9 +117,12 @@ class JourneyService:
             if current == stored:
                 return Applied(found, created=False, published=False)
             version = found.version + 1
+            moves = _moves(conn, workspace_id, found.id, journey, migrate or {})
             store.insert_version(conn, workspace_id, found.id, version, stored, now)
             store.set_journey(conn, workspace_id, found.id, now, version=version)
             schedules.published(conn, workspace_id, Definition(journey, graph, found.id, version), now)
+            wanted = [(m.version, m.node, m.to) for m in moves if m.to is not None and m.node is not None]
+            store.move_runs(conn, workspace_id, found.id, wanted, version, now)
             updated = store.find_journey(conn, workspace_id, found.id)
             assert updated is not None
             return Applied(updated, created=False, published=True)
@@ -213,6 +249,30 @@ def _resolved(conn: Connection, workspace_id: str, journey: Journey) -> Journey:
     if errors:
         raise Invalid(errors)
     return journey.model_copy(update=changes)
+
+
+def _moves(
+    conn: Connection, workspace_id: str, journey_id: str, journey: Journey, migrate: Mapping[str, str]
+) -> builtins.list[Move]:
+    errors = []
+    targets = {node.id: node for node in journey.nodes}
+    for old, new in migrate.items():
+        target = targets.get(new)
+        if target is None:
+            errors.append(FieldError(f"migrate.{old}", f"the new version has no node {new!r}"))
+        elif not isinstance(target, Delay | WaitUntil | WaitForEvent):
+            errors.append(
+                FieldError(
+                    f"migrate.{old}",
+                    f"runs wait, so they can move only to a wait node; {new!r} is a {target.type}",
+                )
+            )
+    if errors:
+        raise Invalid(errors)
+    return [
+        Move(version, node, runs, migrate.get(node) if node is not None else None)
+        for version, node, runs in store.live_runs_by_node(conn, workspace_id, journey_id)
+    ]
 
 
 def _conditions(journey: Journey) -> list[tuple[str, Condition]]:
