@@ -27,11 +27,11 @@ from typing import Any
 import orjson
 import psycopg
 
-from bench import audiences, ceiling, imports, load, servers, templates, workload
+from bench import audiences, ceiling, imports, journeys, load, servers, templates, workload
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DATABASES = ("sqlite", "postgresql")
-SCENARIOS = ("batch", "single", "import", "templates", "audiences")
+SCENARIOS = ("batch", "single", "import", "templates", "audiences", "journeys")
 
 
 def _options(argv: list[str] | None) -> argparse.Namespace:
@@ -39,7 +39,9 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="short runs and a 20,000-row import")
     parser.add_argument("--db", default=",".join(DATABASES), help="sqlite,postgresql (default both)")
     parser.add_argument(
-        "--only", default=",".join(SCENARIOS), help="batch,single,import,templates,audiences (default all)"
+        "--only",
+        default=",".join(SCENARIOS),
+        help="batch,single,import,templates,audiences,journeys (default all)",
     )
     parser.add_argument("--seconds", type=float, help="measured seconds per HTTP run (default 10; quick 4)")
     parser.add_argument("--workers", type=int, default=2, help="server processes (NURTURE_WEB_CONCURRENCY)")
@@ -61,6 +63,15 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--live-seconds", type=float, help="audiences: live path duration (default 30; quick 10; 0 skips it)"
     )
+    parser.add_argument(
+        "--journey-contacts", type=int, help="journeys: contacts (default 50,000; quick 5,000)"
+    )
+    parser.add_argument(
+        "--workers-journeys", type=int, default=4, help="journeys: worker processes (default 4)"
+    )
+    parser.add_argument(
+        "--journey-timeout", type=float, default=900.0, help="journeys: give up after (seconds)"
+    )
     parser.add_argument("--server-env", action="append", default=[], help="extra NAME=VALUE for the server")
     parser.add_argument("--label", default="", help="a note stored with the results")
     options = parser.parse_args(argv)
@@ -68,6 +79,7 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     options.import_rows = options.import_rows or (20_000 if options.quick else 100_000)
     options.contacts = options.contacts or (20_000 if options.quick else 1_000_000)
     options.events = options.events or (200_000 if options.quick else 10_000_000)
+    options.journey_contacts = options.journey_contacts or (5_000 if options.quick else 50_000)
     if options.live_seconds is None:
         options.live_seconds = 10.0 if options.quick else 30.0
     options.dbs = [d.strip() for d in options.db.split(",") if d.strip()]
@@ -347,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
                     result = _import(db, options, workdir)
                 elif scenario == "audiences":
                     result = audiences.run(db, options, workdir, save)
+                elif scenario == "journeys":
+                    result = journeys.run(db, options, workdir)
                 else:
                     result = _http(db, scenario, options, workdir)
                 result["loadavg_1m"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
@@ -356,8 +370,9 @@ def main(argv: list[str] | None = None) -> int:
     report = "\n\n".join(
         part
         for part in (
-            table([r for r in results if r["scenario"] != "audiences"]),
+            table([r for r in results if r["scenario"] not in ("audiences", "journeys")]),
             audiences.table([r for r in results if r["scenario"] == "audiences"]),
+            journeys.table(results),
         )
         if part
     )

@@ -163,7 +163,9 @@ class JourneyPlan:
         if kind == "profile":
             if name == "lifecycle_stage":
                 return self.stage or standing.lifecycle_stage
-            return name is None or name in self.fields or name in standing.fields
+            if name is None:  # a new contact: anything may be set
+                return bool(self.fields or standing.fields or self.stage or standing.lifecycle_stage)
+            return name in self.fields or name in standing.fields
         if kind == "membership":
             what, _, value = (name or "").partition(":")
             if what == "segment":
