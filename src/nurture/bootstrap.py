@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nurture.channels.http import HttpCaller
+from nurture.channels.sms.twilio import TwilioSms
 from nurture.services.accounts import AccountService
 from nurture.services.activities import ActivityService
+from nurture.services.alerts import AlertService
 from nurture.services.audience_worker import AudienceWorker
 from nurture.services.catalog import CatalogService
 from nurture.services.clock import Clock, SystemClock
@@ -18,9 +21,12 @@ from nurture.services.owners import OwnerService
 from nurture.services.routing_rules import RoutingService
 from nurture.services.scoring_models import ScoringService
 from nurture.services.segments import SegmentService
+from nurture.services.sms import SmsService
 from nurture.services.subscriptions import SubscriptionService
 from nurture.services.tags import TagService
 from nurture.services.templates import TemplateService
+from nurture.services.webhook_worker import WebhookWorker
+from nurture.services.webhooks import WebhookService
 from nurture.services.workspaces import WorkspaceService
 from nurture.settings import Settings
 from nurture.store.db import Database
@@ -51,6 +57,17 @@ class Container:
     templates: TemplateService
     segments: SegmentService
     audience: AudienceWorker
+    http: HttpCaller  # outbound webhook, Slack and journey calls
+    webhooks: WebhookService
+    webhook_worker: WebhookWorker
+    alerts: AlertService
+    sms: SmsService
+    sms_transport: TwilioSms
+
+    def start_workers(self) -> None:
+        """The background loops as threads of this process (`nurture serve`, `nurture worker`)."""
+        self.audience.start()
+        self.webhook_worker.start()
 
     def migrate(self) -> None:
         upgrade(self.db)
@@ -66,6 +83,9 @@ class Container:
 
     def close(self) -> None:
         self.audience.stop()
+        self.webhook_worker.stop()
+        self.http.close()
+        self.sms_transport.close()
         self.ingest.close()
         self.db.dispose()
 
@@ -79,6 +99,7 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> Conta
     ingest = IngestService(db, clock)
     audience = AudienceWorker(db, clock, segments, poll=settings.worker_poll_seconds)
     ingest.on_commit = audience.wake
+    http = HttpCaller(timeout=settings.webhook_timeout_seconds, concurrency=settings.webhook_concurrency)
     return Container(
         settings=settings,
         db=db,
@@ -100,4 +121,10 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> Conta
         templates=TemplateService(db, clock),
         segments=segments,
         audience=audience,
+        http=http,
+        webhooks=WebhookService(db, clock),
+        webhook_worker=WebhookWorker(db, clock, http, poll=max(settings.worker_poll_seconds, 0.5)),
+        alerts=AlertService(db, clock),
+        sms=SmsService(db, clock, settings.sms_server(), settings.base_url()),
+        sms_transport=TwilioSms(),
     )

@@ -16,6 +16,7 @@ from nurture import __version__
 from nurture.api import (
     accounts,
     activities,
+    alerts,
     catalog,
     contact_audiences,
     contacts,
@@ -26,8 +27,10 @@ from nurture.api import (
     routing,
     scoring,
     segments,
+    sms,
     templates,
     tracking,
+    webhooks,
 )
 from nurture.api.metrics import HTTP_REQUESTS
 from nurture.bootstrap import Container, build
@@ -77,7 +80,7 @@ def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if run_worker:
-            container.audience.start()
+            container.start_workers()
         yield
         container.close()
 
@@ -101,6 +104,9 @@ def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
         scoring,
         segments,
         templates,
+        webhooks,
+        sms,
+        alerts,
         ops,
     ):
         app.include_router(module.router)

@@ -141,20 +141,28 @@ def _metrics_directory(processes: int) -> Iterator[None]:
 def worker_command(
     once: Annotated[bool, typer.Option("--once", help="Process what is due now, then exit.")] = False,
 ) -> None:
-    """Run the background worker (live segment membership) until stopped; run as many as you like
-    against one PostgreSQL."""
+    """Run the background workers (live segments and scores; webhook deliveries) until stopped; run
+    as many as you like against one PostgreSQL."""
     settings = Settings()
     configure(settings.log_level, settings.log_json)
     with _container() as container:
         if once:
             stats = container.audience.run_once()
+            hooks = container.webhook_worker.run_once()
             err.print(
                 f"{stats.changes} changes, {stats.timers} timers, {stats.recomputed} recomputed: "
-                f"{stats.entered} entered, {stats.exited} left"
+                f"{stats.entered} entered, {stats.exited} left; webhooks: {hooks.delivered} delivered, "
+                f"{hooks.failed} to retry, {hooks.dead} dead"
             )
             return
+
+        def stop(*_: object) -> None:
+            container.webhook_worker.request_stop()
+            container.audience.request_stop()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: container.audience.request_stop())
+            signal.signal(sig, stop)
+        container.webhook_worker.start()
         container.audience.run_forever()
 
 
