@@ -99,9 +99,9 @@ class RecordingServer:
                 self.end_headers()
                 self.wfile.write(answer.body)
 
-            do_POST = do_GET = do_PUT = _any  # noqa: N815 - http.server's names
+            do_POST = do_GET = do_PUT = _any
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 pass
 
         return Handler

@@ -95,7 +95,8 @@ def test_workspace_settings_win_field_by_field_and_a_sender_is_needed() -> None:
     assert effective(SmsSettings(account_sid="AC1", auth_token="t"), None) is None
     assert effective(None, None) is None
     service = effective(SmsSettings(account_sid="AC1", auth_token="t", messaging_service_sid="MG1"), None)
-    assert service is not None and service.messaging_service_sid == "MG1"
+    assert service is not None
+    assert service.messaging_service_sid == "MG1"
 
 
 def test_bad_settings_name_their_field() -> None:
