@@ -55,13 +55,18 @@ class RecordingServer:
             target=self._server.serve_forever, name="recording-server", daemon=True
         )
 
-    def answer(self, status: int, body: bytes | dict[str, object] = b"", **headers: str) -> None:
+    def answer(self, status: int, body: bytes | dict[str, object] = b"") -> None:
         """Answer every request from now on with `status` and `body` (a dict is sent as JSON)."""
-        self.default = _answer(status, body, headers)
+        self.default = _answer(status, body)
 
-    def then(self, status: int, body: bytes | dict[str, object] = b"", **headers: str) -> None:
-        """Answer the next request (after those already queued) with `status`."""
-        self.answers.append(_answer(status, body, headers))
+    def then(
+        self, status: int, body: bytes | dict[str, object] = b"", *, hold: threading.Event | None = None
+    ) -> None:
+        """Answer the next request (after those already queued) with `status`; with `hold`, only once
+        that event is set (a receiver that hangs)."""
+        answer = _answer(status, body)
+        answer.hold = hold
+        self.answers.append(answer)
 
     def _next(self, request: Received) -> Answer:
         if self.respond is not None:
@@ -115,10 +120,10 @@ class RecordingServer:
         self._server.server_close()
 
 
-def _answer(status: int, body: bytes | dict[str, object], headers: dict[str, str]) -> Answer:
+def _answer(status: int, body: bytes | dict[str, object]) -> Answer:
     if isinstance(body, dict):
-        return Answer(status, orjson.dumps(body), {"content-type": "application/json", **headers})
-    return Answer(status, body, headers)
+        return Answer(status, orjson.dumps(body), {"content-type": "application/json"})
+    return Answer(status, body)
 
 
 @contextmanager
