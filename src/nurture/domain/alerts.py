@@ -132,11 +132,6 @@ def email_subject(alert: Alert) -> str:
 
 
 def email_text(alert: Alert) -> str:
-    """The plain-text body of the alert email."""
-    lines = [alert.title, ""]
-    if alert.text:
-        lines += [alert.text, ""]
-    lines += [f"{label}: {value}" for label, value in alert.fields]
-    if alert.link:
-        lines += ["", alert.link]
-    return "\n".join(lines).rstrip() + "\n"
+    """The plain-text body of the alert email: title, text, fields and link as paragraphs."""
+    parts = [alert.title, alert.text, "\n".join(f"{label}: {value}" for label, value in alert.fields), alert.link]
+    return "\n\n".join(part for part in parts if part) + "\n"
