@@ -133,5 +133,6 @@ def email_subject(alert: Alert) -> str:
 
 def email_text(alert: Alert) -> str:
     """The plain-text body of the alert email: title, text, fields and link as paragraphs."""
-    parts = [alert.title, alert.text, "\n".join(f"{label}: {value}" for label, value in alert.fields), alert.link]
+    fields = "\n".join(f"{label}: {value}" for label, value in alert.fields)
+    parts = [alert.title, alert.text, fields, alert.link]
     return "\n\n".join(part for part in parts if part) + "\n"
