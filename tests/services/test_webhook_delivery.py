@@ -398,3 +398,27 @@ def test_deliveries_of_another_workspace_are_not_mixed_up(
     assert by_path["/b"].json()["data"] == {"ws": "b"}  # type: ignore[index]
     assert theirs.secret != mine.secret
     assert [d.payload["data"] for d in log(container, workspace.id)] == [{"ws": "a"}]
+
+
+def test_concurrent_claims_never_take_the_same_delivery(
+    container: Container,
+    workspace: NewWorkspace,
+    receiver: RecordingServer,
+    clock: ManualClock,
+    is_postgres: bool,
+) -> None:
+    endpoint(container, workspace.id, receiver.url)
+    for n in range(5):
+        publish(container, workspace.id, {"n": n})
+    now = clock.now()
+    with container.db.write() as first:
+        mine = webhook_store.claim_due(first, now, 2, now + LEASE)
+        if is_postgres:  # a second worker claims while the first has not committed: SKIP LOCKED
+            with container.db.write() as second:
+                theirs = webhook_store.claim_due(second, now, 10, now + LEASE)
+            assert len(theirs) == 3
+            assert {d.id for d in mine}.isdisjoint(d.id for d in theirs)
+    with container.db.write() as later:  # SQLite: one writer at a time; the leases keep them apart
+        rest = webhook_store.claim_due(later, now, 10, now + LEASE)
+    assert len(mine) == 2
+    assert len(rest) == (0 if is_postgres else 3)

@@ -21,10 +21,13 @@ def get(conn: Connection, workspace_id: str) -> dict[str, Any]:
 
 def put_key(conn: Connection, workspace_id: str, key: str, value: Any, now: datetime) -> None:
     """Set one top-level key of the document, leaving the others as they are."""
+    # RETURNING tells whether the row was new (rowcount is not reported for it on PostgreSQL)
     inserted = conn.execute(
-        insert_ignore(conn, m).values(workspace_id=workspace_id, data={key: value}, updated_at=now)
-    )
-    if inserted.rowcount:
+        insert_ignore(conn, m)
+        .values(workspace_id=workspace_id, data={key: value}, updated_at=now)
+        .returning(m.c.workspace_id)
+    ).first()
+    if inserted is not None:
         return
     current = conn.execute(
         select(m.c.data).where(m.c.workspace_id == workspace_id).with_for_update()
