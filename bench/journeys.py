@@ -51,13 +51,16 @@ def _setup(url: str, contacts: int) -> str:
     container.close()
     with psycopg.connect(url) as conn:
         conn.execute(
-            """INSERT INTO contacts (workspace_id, id, email, first_name, attributes, created_at, updated_at)
-               SELECT %s, lpad(n::text, 26, '0'), 'person' || n || '@example.com', 'P' || n, '{}'::jsonb, now(), now()
+            """INSERT INTO contacts
+                 (workspace_id, id, email, first_name, attributes, created_at, updated_at)
+               SELECT %s, lpad(n::text, 26, '0'), 'person' || n || '@example.com', 'P' || n,
+                      '{}'::jsonb, now(), now()
                FROM generate_series(1, %s) AS n""",
             (workspace, contacts),
         )
         conn.execute(
-            """INSERT INTO journey_inbox (workspace_id, id, contact_id, kind, name, event_id, data, created_at)
+            """INSERT INTO journey_inbox
+                 (workspace_id, id, contact_id, kind, name, event_id, data, created_at)
                SELECT %s, lpad(n::text, 26, '0'), lpad(n::text, 26, '0'), 'enroll', %s, NULL,
                       '{"source": "bench"}'::jsonb, now()
                FROM generate_series(1, %s) AS n""",
@@ -157,7 +160,8 @@ def run(db: str, options: Any, workdir: Path) -> dict[str, Any]:
         final = _progress(url)
         with psycopg.connect(url) as conn:
             twice = conn.execute(
-                "SELECT count(*) FROM (SELECT contact_id, node_id FROM messages GROUP BY 1, 2 HAVING count(*) > 1) d"
+                "SELECT count(*) FROM (SELECT contact_id, node_id FROM messages"
+                " GROUP BY 1, 2 HAVING count(*) > 1) d"
             ).fetchone()
             traced = conn.execute("SELECT count(*) FROM run_steps WHERE action = 'send'").fetchone()
         ceiling = _ceiling(url, contacts)
@@ -186,14 +190,15 @@ def table(results: list[dict[str, Any]]) -> str:
     if not rows:
         return ""
     lines = [
-        "| journeys | contacts | workers (one SIGKILLed) | seconds | runs/s | sends/s | ceiling runs/s | exactly once |",
+        "| journeys | contacts | workers (one SIGKILLed) | seconds | runs/s | sends/s | ceiling runs/s "
+        "| exactly once |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
-            f"| two sends, 3 s apart | {r['contacts']:,} | {r['workers']} | {r['seconds']} | {r['runs_per_second']:,} "
-            f"| {r['sends_per_second']:,} | {r['ceiling_runs_per_second']:,} | "
-            f"{'yes' if r['exactly_once'] else 'NO'} ({r['final']['first']:,} + {r['final']['second']:,} sends, "
-            f"{r['duplicate_sends']} twice) |"
+            f"| two sends, 3 s apart | {r['contacts']:,} | {r['workers']} | {r['seconds']} "
+            f"| {r['runs_per_second']:,} | {r['sends_per_second']:,} | {r['ceiling_runs_per_second']:,} | "
+            f"{'yes' if r['exactly_once'] else 'NO'} ({r['final']['first']:,} + "
+            f"{r['final']['second']:,} sends, {r['duplicate_sends']} twice) |"
         )
     return "\n".join(lines)

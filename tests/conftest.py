@@ -32,6 +32,7 @@ from nurture.settings import Settings
 from nurture.store.db import Database, normalize_url
 from nurture.store.migrate import upgrade
 from nurture.store.schema import metadata
+from tests.http_peer import RecordingServer, recording_server
 
 START = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
@@ -217,3 +218,10 @@ def declare_read_attributes(container: Container, workspace_id: str, condition: 
         if field_name.startswith("account.attributes."):
             name = field_name.removeprefix("account.attributes.").split(".")[0]
             container.catalog.declare(workspace_id, EntryKind.ACCOUNT_ATTRIBUTE, name, every)
+
+
+@pytest.fixture
+def receiver() -> Iterator[RecordingServer]:
+    """A real HTTP server on loopback that records what it receives (webhooks, Slack, SMS provider)."""
+    with recording_server() as server:
+        yield server

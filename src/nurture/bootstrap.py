@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nurture.channels.http import HttpCaller
+from nurture.channels.sms.twilio import TwilioSms
 from nurture.services.accounts import AccountService
 from nurture.services.activities import ActivityService
+from nurture.services.alerts import AlertService
 from nurture.services.audience_worker import AudienceWorker
 from nurture.services.background import PollingWorker
 from nurture.services.catalog import CatalogService
@@ -22,9 +25,12 @@ from nurture.services.owners import OwnerService
 from nurture.services.routing_rules import RoutingService
 from nurture.services.scoring_models import ScoringService
 from nurture.services.segments import SegmentService
+from nurture.services.sms import SmsService
 from nurture.services.subscriptions import SubscriptionService
 from nurture.services.tags import TagService
 from nurture.services.templates import TemplateService
+from nurture.services.webhook_worker import WebhookWorker
+from nurture.services.webhooks import WebhookService
 from nurture.services.workspaces import WorkspaceService
 from nurture.settings import Settings
 from nurture.store.db import Database
@@ -57,10 +63,21 @@ class Container:
     audience: AudienceWorker
     journeys: JourneyService
     journey_worker: JourneyWorker
+    http: HttpCaller  # outbound webhook, Slack and journey calls
+    webhooks: WebhookService
+    webhook_worker: WebhookWorker
+    alerts: AlertService
+    sms: SmsService
+    sms_transport: TwilioSms
 
     def background(self) -> list[PollingWorker]:
         """The workers `nurture serve` embeds and `nurture worker` runs."""
-        return [self.audience, self.journey_worker]
+        return [self.audience, self.journey_worker, self.webhook_worker]
+
+    def start_workers(self) -> None:
+        """The background loops as threads of this process (`nurture serve`, `nurture worker`)."""
+        for worker in self.background():
+            worker.start()
 
     def migrate(self) -> None:
         upgrade(self.db)
@@ -77,6 +94,8 @@ class Container:
     def close(self) -> None:
         for worker in self.background():
             worker.stop()
+        self.http.close()
+        self.sms_transport.close()
         self.ingest.close()
         self.db.dispose()
 
@@ -99,6 +118,7 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> Conta
         on_journeys=journey_worker.wake,
     )
     ingest.on_commit = audience.wake
+    http = HttpCaller(timeout=settings.webhook_timeout_seconds, concurrency=settings.webhook_concurrency)
     return Container(
         settings=settings,
         db=db,
@@ -122,4 +142,10 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> Conta
         audience=audience,
         journeys=JourneyService(db, clock, on_enroll=journey_worker.wake),
         journey_worker=journey_worker,
+        http=http,
+        webhooks=WebhookService(db, clock),
+        webhook_worker=WebhookWorker(db, clock, http, poll=max(settings.worker_poll_seconds, 0.5)),
+        alerts=AlertService(db, clock),
+        sms=SmsService(db, clock, settings.sms_server(), settings.base_url()),
+        sms_transport=TwilioSms(),
     )

@@ -7,6 +7,9 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from nurture.domain.messages.sms import SmsSettings, parse_sms_url
+from nurture.domain.profile import normalize_phone
+
 
 class Settings(BaseSettings):
     """Every knob an operator can turn; defaults give a working single-machine system under ./var/."""
@@ -34,9 +37,41 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(
         default=0.15, description="How often an idle worker looks for queued changes and due timers."
     )
+    public_url: str | None = Field(
+        default=None,
+        description="Base of the URLs nurture gives out (SMS callbacks, links in messages), e.g. "
+        "https://nurture.example.com; default http://HOST:PORT.",
+    )
+    sms_url: str | None = Field(
+        default=None,
+        description="Default SMS provider for workspaces without their own: a Twilio-compatible API root "
+        "with the account SID and auth token as credentials, https://ACCOUNT_SID:AUTH_TOKEN@api.twilio.com.",
+    )
+    sms_from: str | None = Field(
+        default=None, description="Default sending number (E.164) for NURTURE_SMS_URL."
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, description="How long a webhook or Slack delivery waits for the receiver's answer."
+    )
+    webhook_concurrency: int = Field(
+        default=8, description="Webhook deliveries one worker process posts at the same time."
+    )
     seed_example: bool = Field(
         default=True, description="Create the 'Example' workspace on first start of `nurture serve`."
     )
+
+    def base_url(self) -> str:
+        """Where nurture is reached from outside: `public_url`, or this server's own address."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def sms_server(self) -> SmsSettings | None:
+        """The server's default SMS provider (NURTURE_SMS_URL, NURTURE_SMS_FROM), or None."""
+        if not self.sms_url:
+            return None
+        server = parse_sms_url(self.sms_url)
+        return server.model_copy(
+            update={"from_number": normalize_phone(self.sms_from)} if self.sms_from else {}
+        )
 
     def sqlite_path(self) -> Path | None:
         prefix = "sqlite:///"

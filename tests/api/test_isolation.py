@@ -35,6 +35,9 @@ PUBLIC = {
 }
 # analytics.js settings: the write key is the path itself and the answer holds only that key.
 KEY_IN_PATH = {("GET", "/v1/projects/{write_key}/settings")}
+# Provider callbacks (SMS inbound and delivery reports): the path's token (workspace id and secret) and
+# the provider's signature authenticate them, not a key.
+TOKEN_IN_PATH = {("POST", "/api/v1/sms/inbound/{token}"), ("POST", "/api/v1/sms/status/{token}")}
 SHORT_TYPES = {"i": "identify", "t": "track", "p": "page", "s": "screen", "g": "group", "a": "alias"}
 PEOPLE = 24
 
@@ -67,6 +70,7 @@ class Acme:
     segments: list[str] = field(default_factory=list)
     journeys: list[str] = field(default_factory=list)
     messaging: dict[str, str] = field(default_factory=dict)  # template, layout, snippet ids
+    hooks: dict[str, str] = field(default_factory=dict)  # webhook endpoint and delivery ids, SMS token
     people: Iterator[int] = field(default_factory=lambda: itertools.cycle(range(1, PEOPLE)))
 
     def ids(self) -> list[str]:
@@ -81,6 +85,8 @@ class Acme:
             *self.messaging.values(),
             *self.segments,
             *self.journeys,
+            self.hooks["endpoint"],
+            self.hooks["delivery"],
         ]
 
 
@@ -154,6 +160,7 @@ def acme(
         segments=segments,
     )
     acme = _with_audiences(client, acme)
+    acme.hooks = _hooks(client, admin)
     container.audience.run_once()  # memberships, activities and timers of A exist too
     assert client.get(f"/api/v1/segments/{segments[0]}", headers=admin).json()["member_count"] == PEOPLE
     return acme
@@ -199,6 +206,27 @@ def _with_audiences(client: TestClient, acme: Acme) -> Acme:
             in acme.owners
         )
     return acme
+
+
+def _hooks(client: TestClient, admin: dict[str, str]) -> dict[str, str]:
+    """A's webhook endpoint with one delivery in its log, and A's SMS settings (callback token)."""
+    endpoint = client.post(
+        "/api/v1/webhooks/endpoints",
+        headers=admin,
+        json={"url": "https://acme.example.com/hooks", "event_types": ["*"]},
+    )
+    assert endpoint.status_code == 201, endpoint.text
+    delivery = client.post(f"/api/v1/webhooks/endpoints/{endpoint.json()['id']}/test", headers=admin)
+    assert delivery.status_code == 202, delivery.text
+    sms = client.put(
+        "/api/v1/sms/settings", headers=admin, json={"account_sid": "ACacme", "auth_token": "acme"}
+    )
+    assert sms.status_code == 200, sms.text
+    return {
+        "endpoint": endpoint.json()["id"],
+        "delivery": delivery.json()["id"],
+        "sms_token": sms.json()["inbound_url"].rsplit("/", 1)[1],
+    }
 
 
 def messaging(client: TestClient, admin: dict[str, str]) -> dict[str, str]:
@@ -311,6 +339,11 @@ COLLECTION_BODIES: dict[str, dict[str, Any]] = {
     "/api/v1/routing/settings": {"assign_at_stages": ["sql"]},
     "/api/v1/journeys": JOURNEY,  # the same name as A's: names are per workspace
     "/api/v1/journeys/validate": JOURNEY,
+    "/api/v1/journeys/preview": {"document": JOURNEY},
+    "/api/v1/journeys/publish": {"document": JOURNEY},
+    "/api/v1/webhooks/endpoints": {"url": "https://acme.example.com/hooks", "event_types": ["contact.*"]},
+    "/api/v1/sms/settings": {"account_sid": "ACacme", "from_number": "+14155550100"},
+    "/api/v1/alerts": {"title": "Mallory", "slack_webhook_urls": ["https://acme.example.com/hooks"]},
 }
 # Valid bodies for item routes that take one, so the intruder's call reaches the workspace check.
 ITEM_BODIES: dict[str, dict[str, Any]] = {
@@ -343,6 +376,8 @@ def path_values(path: str, acme: Acme) -> list[str]:
         "version": ["1", "2"],
         "segment_id": acme.segments,
         "journey": acme.journeys,
+        "endpoint_id": [acme.hooks["endpoint"]],
+        "delivery_id": [acme.hooks["delivery"]],
     }
     paths = [path]
     for name in re.findall(r"{(\w+)}", path):
@@ -367,6 +402,7 @@ CHANGE_BODIES: dict[str, dict[str, Any]] = {
     "layouts": {"name": "Acme brand", "body": "<p>Mallory {{ content }}</p>"},
     "snippets": {"name": "footer", "body": "Mallory"},
     "segments": {"name": "Mallory", "condition": {"type": "event", "name": "Intruded"}},
+    "webhooks": {"description": "Mallory", "enabled": False},
 }
 LIST_FILTERS = {
     "/api/v1/contacts": [
@@ -407,6 +443,16 @@ def test_another_workspaces_keys_reach_nothing_of_workspace_a_on_any_route(
             assert acme.workspace.write_key not in mine.text
             for key in (acme.workspace.secret_key, other_workspace.secret_key):
                 assert client.get(path.replace("{write_key}", key)).status_code == 404
+        elif (method, path) in TOKEN_IN_PATH:
+            _, secret_part = acme.hooks["sms_token"].split(".")
+            mine = client.put("/api/v1/sms/settings", headers=intruder, json={}).json()["inbound_url"]
+            for token in (
+                f"{other_workspace.id}.{secret_part}",
+                f"{acme.workspace.id}.{mine.rsplit('.', 1)[1]}",
+            ):
+                form = {"From": "+14155550101", "Body": "STOP", "MessageStatus": "delivered"}
+                response = client.post(path.replace("{token}", token), headers=intruder, data=form)
+                assert response.status_code == 404, (path, token, response.text)
         elif path.startswith("/v1/"):
             body = tracking_body(path, acme)
             response = client.request(method, path, auth=write_auth(other_workspace), json=body)
@@ -428,7 +474,7 @@ def test_another_workspaces_keys_reach_nothing_of_workspace_a_on_any_route(
             call = create_call(path, acme)
             call["headers"] = {**call.get("headers", {}), **intruder}
             response = client.request(method, path, **call)
-            assert response.status_code in (200, 201), (method, path, response.text)
+            assert response.status_code in (200, 201, 202), (method, path, response.text)
             assert leaked(response, acme) == []
             if path == "/api/v1/imports/contacts":
                 assert (response.json()["created"], response.json()["updated"]) == (1, 0)
@@ -453,7 +499,7 @@ def test_without_credentials_or_with_the_wrong_kind_of_key_every_private_route_a
         "unknown key": {"headers": {"Authorization": "Bearer ns_not-a-key"}},
         "malformed header": {"headers": {"Authorization": "Basic %%%"}},
     }
-    for method, path in sorted(routes(client) - PUBLIC - KEY_IN_PATH):
+    for method, path in sorted(routes(client) - PUBLIC - KEY_IN_PATH - TOKEN_IN_PATH):
         tracking = path.startswith("/v1/")
         for how, credentials in attempts.items():
             if (not tracking and how == "secret key as basic") or (tracking and how == "write key as basic"):

@@ -16,6 +16,7 @@ from nurture import __version__
 from nurture.api import (
     accounts,
     activities,
+    alerts,
     catalog,
     contact_audiences,
     contacts,
@@ -27,8 +28,10 @@ from nurture.api import (
     routing,
     scoring,
     segments,
+    sms,
     templates,
     tracking,
+    webhooks,
 )
 from nurture.api.metrics import HTTP_REQUESTS
 from nurture.bootstrap import Container, build
@@ -104,6 +107,9 @@ def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
         segments,
         templates,
         journeys,
+        webhooks,
+        sms,
+        alerts,
         ops,
     ):
         app.include_router(module.router)

@@ -9,10 +9,18 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from nurture.api.responses import json_response
-from nurture.domain.errors import Conflict, FieldError, Invalid, NotFound, NurtureError, Unauthorized
+from nurture.domain.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    NurtureError,
+    Unauthorized,
+)
 
 PROBLEM = "application/problem+json"
-_STATUS = {Invalid: 400, Unauthorized: 401, NotFound: 404, Conflict: 409}
+_STATUS = {Invalid: 400, Unauthorized: 401, Forbidden: 403, NotFound: 404, Conflict: 409}
 
 
 def problem(

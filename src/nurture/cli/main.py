@@ -31,6 +31,7 @@ from nurture.domain.csv_import import parse_options
 from nurture.domain.keys import KeyKind
 from nurture.logs import configure
 from nurture.services.audience_worker import WorkerStats
+from nurture.services.webhook_worker import WebhookStats
 from nurture.settings import Settings
 
 app = typer.Typer(help="nurture: self-hosted marketing automation.", no_args_is_help=True)
@@ -112,23 +113,26 @@ def _metrics_directory(processes: int) -> Iterator[None]:
 def worker_command(
     once: Annotated[bool, typer.Option("--once", help="Process what is due now, then exit.")] = False,
 ) -> None:
-    """Run the background workers (live segments and scores, journeys) until stopped; run as many
-    as you like against one PostgreSQL."""
+    """Run the background workers (live segments and scores, journeys, webhook deliveries) until
+    stopped; run as many as you like against one PostgreSQL."""
     settings = Settings()
     configure(settings.log_level, settings.log_json)
     with container_for_cli() as container:
         if once:
-            stats, started = WorkerStats(), 0
-            while True:  # segment moves start journeys, journeys change contacts: until both are idle
+            stats, started, hooks = WorkerStats(), 0, WebhookStats()
+            while True:  # segment moves start journeys, journeys change contacts: until all are idle
                 done = container.audience.run_once()
                 runs = container.journey_worker.run_once()
+                posted = container.webhook_worker.run_once()
                 stats.add(done)
+                hooks.add(posted)
                 started += runs.started
-                if done.idle and runs.idle:
+                if done.idle and runs.idle and posted.idle:
                     break
             err.print(
                 f"{stats.changes} changes, {stats.timers} timers, {stats.recomputed} recomputed: "
-                f"{stats.entered} entered, {stats.exited} left; {started} journey runs started"
+                f"{stats.entered} entered, {stats.exited} left; {started} journey runs started; "
+                f"webhooks: {hooks.delivered} delivered, {hooks.failed} to retry, {hooks.dead} dead"
             )
             return
         first, *others = container.background()

@@ -27,6 +27,12 @@ class Unauthorized(NurtureError):
     title = "Unauthorized"
 
 
+class Forbidden(NurtureError):
+    """The caller is known but the request is refused (e.g. a provider callback whose signature fails)."""
+
+    title = "Forbidden"
+
+
 @dataclass(frozen=True)
 class FieldError:
     """One invalid value: `field` is a dotted/indexed path such as `batch[3].traits.email`; `line` and

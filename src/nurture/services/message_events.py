@@ -1,6 +1,7 @@
 """Recording what happened to messages: one `message_events` row per happening, and the same happening
 as the contact's event (`Email Opened`, …) so segments, scoring and journey triggers see it; the data
-catalog learns the event and the audience worker is told, all in the caller's transaction.
+catalog learns the event, the audience worker is told and subscribed webhook endpoints get a
+`message.<kind>` event, all in the caller's transaction.
 
 Every path that learns something about a sent message (dispatch, delivery webhooks, bounce reports,
 the open pixel, click redirects, unsubscribes) records it here.
@@ -22,7 +23,8 @@ from nurture.domain.messages.engagement import (
     contact_event_properties,
     event_id,
 )
-from nurture.services import catalog
+from nurture.domain.webhooks.events import WebhookEvent, message_event
+from nurture.services import catalog, webhooks
 from nurture.services.catalog import event_entries
 from nurture.store import events as event_store
 from nurture.store import message_events as store
@@ -41,6 +43,7 @@ def record(
     event_rows: list[dict[str, Any]] = []
     changes: list[dict[str, Any]] = []
     written: set[Entry] = set()
+    hooks: list[WebhookEvent] = []
     keyed = [h for h in happenings if h.dedupe_key is not None]
     ids = {id(h): event_id(workspace_id, h.message.id, h.kind, h.dedupe_key or "") for h in keyed}
     seen = store.existing_ids(conn, workspace_id, list(ids.values()))
@@ -67,6 +70,7 @@ def record(
         changes.append(
             change_row(workspace_id, message.contact_id, ChangeKind.MESSAGE, now, happening.kind.value)
         )
+        hooks.append(webhook_event(row_id, happening))
         name = contact_event_name(message.channel, happening.kind)
         if name is None:
             continue
@@ -100,4 +104,20 @@ def record(
     event_store.insert_events(conn, event_rows)
     catalog.record(conn, workspace_id, written, now)
     enqueue_changes(conn, changes)
+    webhooks.publish_events(conn, workspace_id, hooks, now)
     return len(message_rows)
+
+
+def webhook_event(row_id: str, happening: MessageEventInput) -> WebhookEvent:
+    """The `message.<kind>` webhook event of a message event."""
+    message = happening.message
+    ids = {
+        "message_id": message.id,
+        "contact_id": message.contact_id,
+        "channel": message.channel,
+        "template_id": message.template_id,
+        "journey_id": message.journey_id,
+        "node_id": message.node_id,
+        "campaign_id": message.campaign_id,
+    }
+    return message_event(row_id, happening.kind, happening.occurred_at, ids, happening.data)

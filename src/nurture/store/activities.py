@@ -147,3 +147,9 @@ _insert_change = pending_changes.insert()
 def enqueue_changes(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Queue many changes (rows from `change_row`) with one statement, in the caller's transaction."""
     execute_many(conn, _insert_change, rows)
+
+
+def newest_id(conn: Connection, workspace_id: str) -> str | None:
+    """The id of the workspace's latest activity (where a new follower of the feed starts)."""
+    query = select(activities.c.id).where(activities.c.workspace_id == workspace_id)
+    return conn.execute(query.order_by(activities.c.id.desc()).limit(1)).scalar()

@@ -475,3 +475,9 @@ def delete_contact_rows(conn: Connection, workspace_id: str, contact_id: str) ->
     conn.execute(
         delete(contacts).where(and_(contacts.c.workspace_id == workspace_id, contacts.c.id == contact_id))
     )
+
+
+def ids_with_phone(conn: Connection, workspace_id: str, phone: str) -> list[str]:
+    """The contacts whose phone is `phone` (E.164), oldest first: a number can belong to several."""
+    query = select(contacts.c.id).where(contacts.c.workspace_id == workspace_id, contacts.c.phone == phone)
+    return list(conn.execute(query.order_by(contacts.c.id)).scalars())

@@ -79,6 +79,7 @@ contacts = Table(
     PrimaryKeyConstraint("workspace_id", "id"),
     ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
     Index(None, "workspace_id", "email"),
+    Index(None, "workspace_id", "phone"),  # inbound SMS (STOP/START) finds contacts by number
     Index(None, "workspace_id", "lifecycle_stage"),
     Index(None, "workspace_id", "owner_id"),
 )
@@ -754,4 +755,71 @@ journey_inbox = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     PrimaryKeyConstraint("workspace_id", "id"),
     Index(None, "created_at"),
+)
+
+# ---- outbound webhooks and internal alerts ----
+
+# Where a workspace's events are posted, signed as Standard Webhooks with `secret` (`whsec_` + base64).
+# `event_types`: the types subscribed (`contact.segment_entered`, `message.*`, `*`).
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("workspace_id", String(ID), nullable=False),
+    Column("id", String(ID), nullable=False),
+    Column("url", Text(), nullable=False),
+    Column("description", Text(), nullable=True),
+    Column("event_types", JSONDoc, nullable=False),
+    Column("secret", String(100), nullable=False),
+    Column("enabled", Boolean(), nullable=False),
+    Column("disabled_reason", Text(), nullable=True),  # e.g. the endpoint answered 410 Gone
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "id"),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
+)
+
+# The delivery log and retry queue: one row per (endpoint, event), or per Slack alert (`endpoint_id`
+# null, `url` set, `format` slack). A worker claims due rows (`status` pending or failed,
+# `next_attempt_at` passed) and moves `next_attempt_at` forward by a lease while it posts; retries stop
+# at `retry_until` (24 hours), after which the row is dead.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("workspace_id", String(ID), nullable=False),
+    Column("id", String(ID), nullable=False),
+    Column("endpoint_id", String(ID), nullable=True),
+    Column("url", Text(), nullable=True),  # a target without an endpoint (a Slack incoming webhook)
+    Column("format", String(16), nullable=False),  # standard | slack
+    Column("event_id", String(64), nullable=False),  # the `webhook-id` header: the same on every attempt
+    Column("event_type", String(100), nullable=False),
+    Column("payload", JSONDoc, nullable=False),  # the JSON body
+    Column("status", String(16), nullable=False),  # pending | failed (retry due) | delivered | dead
+    Column("attempts", Integer(), nullable=False),
+    Column("next_attempt_at", UTCDateTime(), nullable=True),  # null once delivered or dead
+    Column("retry_until", UTCDateTime(), nullable=False),
+    Column("last_attempt_at", UTCDateTime(), nullable=True),
+    Column("response_code", Integer(), nullable=True),
+    Column("response_body", Text(), nullable=True),  # the first KB of the last answer
+    Column("error", Text(), nullable=True),  # why the last attempt failed without an answer
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "id"),
+    UniqueConstraint("workspace_id", "endpoint_id", "event_id"),
+    Index(None, "next_attempt_at"),
+    Index(None, "workspace_id", "endpoint_id", "id"),
+)
+
+# How far the webhook publisher has read a workspace's activities. Activity ids are made before their
+# transaction commits, so an activity can appear behind `position`; the publisher reads the span
+# (`recheck_from`, `recheck_to`] a second time at `recheck_at` and publishes what it missed.
+webhook_cursors = Table(
+    "webhook_cursors",
+    metadata,
+    Column("workspace_id", String(ID), nullable=False),
+    Column("position", String(ID), nullable=False),
+    Column("recheck_from", String(ID), nullable=False),
+    Column("recheck_to", String(ID), nullable=False),
+    Column("recheck_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("workspace_id"),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
 )

@@ -2,7 +2,7 @@
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-11-26 23:59:54.357660
+Create Date: 2026-11-27 00:13:05.772457
 """
 
 from __future__ import annotations
@@ -212,6 +212,48 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("workspace_id", "run_id", "seq", name=op.f("pk_run_steps")),
     )
     op.create_table(
+        "webhook_deliveries",
+        sa.Column("workspace_id", sa.String(length=26), nullable=False),
+        sa.Column("id", sa.String(length=26), nullable=False),
+        sa.Column("endpoint_id", sa.String(length=26), nullable=True),
+        sa.Column("url", sa.Text(), nullable=True),
+        sa.Column("format", sa.String(length=16), nullable=False),
+        sa.Column("event_id", sa.String(length=64), nullable=False),
+        sa.Column("event_type", sa.String(length=100), nullable=False),
+        sa.Column(
+            "payload",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", nurture.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("retry_until", nurture.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_attempt_at", nurture.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("response_code", sa.Integer(), nullable=True),
+        sa.Column("response_body", sa.Text(), nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("created_at", nurture.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", nurture.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "id", name=op.f("pk_webhook_deliveries")),
+        sa.UniqueConstraint(
+            "workspace_id",
+            "endpoint_id",
+            "event_id",
+            name=op.f("uq_webhook_deliveries_workspace_id_endpoint_id_event_id"),
+        ),
+    )
+    with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_webhook_deliveries_next_attempt_at"), ["next_attempt_at"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_webhook_deliveries_workspace_id_endpoint_id_id"),
+            ["workspace_id", "endpoint_id", "id"],
+            unique=False,
+        )
+
+    op.create_table(
         "journeys",
         sa.Column("workspace_id", sa.String(length=26), nullable=False),
         sa.Column("id", sa.String(length=26), nullable=False),
@@ -293,11 +335,60 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("workspace_id", "channel", "name", name=op.f("pk_topics")),
     )
+    op.create_table(
+        "webhook_cursors",
+        sa.Column("workspace_id", sa.String(length=26), nullable=False),
+        sa.Column("position", sa.String(length=26), nullable=False),
+        sa.Column("recheck_from", sa.String(length=26), nullable=False),
+        sa.Column("recheck_to", sa.String(length=26), nullable=False),
+        sa.Column("recheck_at", nurture.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_webhook_cursors_workspace_id_workspaces"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("workspace_id", name=op.f("pk_webhook_cursors")),
+    )
+    op.create_table(
+        "webhook_endpoints",
+        sa.Column("workspace_id", sa.String(length=26), nullable=False),
+        sa.Column("id", sa.String(length=26), nullable=False),
+        sa.Column("url", sa.Text(), nullable=False),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column(
+            "event_types",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("secret", sa.String(length=100), nullable=False),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("disabled_reason", sa.Text(), nullable=True),
+        sa.Column("created_at", nurture.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", nurture.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_webhook_endpoints_workspace_id_workspaces"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("workspace_id", "id", name=op.f("pk_webhook_endpoints")),
+    )
+    with op.batch_alter_table("contacts", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_contacts_workspace_id_phone"), ["workspace_id", "phone"], unique=False
+        )
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("contacts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_contacts_workspace_id_phone"))
+
+    op.drop_table("webhook_endpoints")
+    op.drop_table("webhook_cursors")
     op.drop_table("topics")
     op.drop_table("senders")
     op.drop_table("messaging_settings")
@@ -305,6 +396,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_journeys_next_fire_at"))
 
     op.drop_table("journeys")
+    with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_webhook_deliveries_workspace_id_endpoint_id_id"))
+        batch_op.drop_index(batch_op.f("ix_webhook_deliveries_next_attempt_at"))
+
+    op.drop_table("webhook_deliveries")
     op.drop_table("run_steps")
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_messages_workspace_id_template_id"))

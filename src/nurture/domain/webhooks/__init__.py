@@ -1,0 +1,2 @@
+"""Outbound webhooks: endpoints and the events they subscribe to, Standard Webhooks signing, and the
+retry schedule of deliveries."""
