@@ -62,7 +62,7 @@ class WebhookStats:
 
 
 class WebhookWorker(PollingWorker):
-    name = "webhooks"
+    name = "webhook"
 
     def __init__(
         self,
