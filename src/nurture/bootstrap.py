@@ -7,20 +7,27 @@ from dataclasses import dataclass
 from nurture.services.accounts import AccountService
 from nurture.services.activities import ActivityService
 from nurture.services.audience_worker import AudienceWorker
+from nurture.services.capture import CapturedMailService, capture_channels
 from nurture.services.catalog import CatalogService
 from nurture.services.clock import Clock, SystemClock
 from nurture.services.contacts import ContactService
+from nurture.services.dispatch import Dispatcher
 from nurture.services.imports import ImportService
 from nurture.services.ingest import IngestService
 from nurture.services.lifecycle import LifecycleStages
 from nurture.services.lists import ListService
+from nurture.services.message_metrics import MetricsService
+from nurture.services.messages import MessageService
+from nurture.services.messaging_settings import MessagingSettingsService
 from nurture.services.owners import OwnerService
 from nurture.services.routing_rules import RoutingService
 from nurture.services.scoring_models import ScoringService
 from nurture.services.segments import SegmentService
+from nurture.services.senders import SenderService
 from nurture.services.subscriptions import SubscriptionService
 from nurture.services.tags import TagService
-from nurture.services.templates import TemplateService
+from nurture.services.templates import TemplateCache, TemplateService
+from nurture.services.transports import Channels
 from nurture.services.workspaces import WorkspaceService
 from nurture.settings import Settings
 from nurture.store.db import Database
@@ -51,6 +58,12 @@ class Container:
     templates: TemplateService
     segments: SegmentService
     audience: AudienceWorker
+    messaging: MessagingSettingsService
+    senders: SenderService
+    messages: MessageService
+    metrics: MetricsService
+    mail: CapturedMailService
+    dispatcher: Dispatcher
 
     def migrate(self) -> None:
         upgrade(self.db)
@@ -64,13 +77,22 @@ class Container:
             return False
         return True
 
+    def start_workers(self) -> None:
+        """The background loops in this process: live audiences and message dispatch."""
+        self.audience.start()
+        self.dispatcher.start()
+
     def close(self) -> None:
         self.audience.stop()
+        self.dispatcher.stop()
         self.ingest.close()
         self.db.dispose()
 
 
-def build(settings: Settings | None = None, clock: Clock | None = None) -> Container:
+def build(
+    settings: Settings | None = None, clock: Clock | None = None, channels: Channels | None = None
+) -> Container:
+    """`channels`: the transports messages leave through (default: capture, see services/capture.py)."""
     settings = settings or Settings()
     clock = clock or SystemClock()
     db = Database(settings.database_url, pool_size=settings.db_pool_size)
@@ -79,6 +101,15 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> Conta
     ingest = IngestService(db, clock)
     audience = AudienceWorker(db, clock, segments, poll=settings.worker_poll_seconds)
     ingest.on_commit = audience.wake
+    template_cache = TemplateCache()
+    dispatcher = Dispatcher(
+        db,
+        clock,
+        template_cache,
+        channels or capture_channels(db, clock),
+        smtp_url=settings.smtp_url,
+        poll=settings.dispatch_poll_seconds,
+    )
     return Container(
         settings=settings,
         db=db,
@@ -97,7 +128,13 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> Conta
         activities=ActivityService(db, clock),
         scoring=ScoringService(db, clock),
         lifecycle=LifecycleStages(db, clock),
-        templates=TemplateService(db, clock),
+        templates=TemplateService(db, clock, template_cache),
         segments=segments,
         audience=audience,
+        messaging=MessagingSettingsService(db, clock),
+        senders=SenderService(db, clock),
+        messages=MessageService(db, clock, on_enqueued=dispatcher.wake),
+        metrics=MetricsService(db),
+        mail=CapturedMailService(db),
+        dispatcher=dispatcher,
     )

@@ -34,9 +34,29 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(
         default=0.15, description="How often an idle worker looks for queued changes and due timers."
     )
+    smtp_url: str | None = Field(
+        default=None,
+        description="Where mail goes when a sender names no SMTP server of its own: "
+        "smtp://user:pass@host:port (STARTTLS when offered) or smtps://… (TLS). "
+        "Unset: mail is captured (`nurture mail list`).",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="The address contacts reach this server at; tracking, unsubscribe and preference links "
+        "start with it. Default: http://HOST:PORT of `nurture serve`.",
+    )
+    dispatch_poll_seconds: float = Field(
+        default=0.5, description="How often an idle dispatcher looks for due messages (enqueues wake it)."
+    )
     seed_example: bool = Field(
         default=True, description="Create the 'Example' workspace on first start of `nurture serve`."
     )
+
+    def public_base_url(self) -> str:
+        """`public_url` without a trailing slash, or the server's own address."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return f"http://{self.host}:{self.port}"
 
     def sqlite_path(self) -> Path | None:
         prefix = "sqlite:///"

@@ -21,6 +21,8 @@ from nurture.api import (
     contacts,
     imports,
     lists,
+    messages,
+    messaging,
     ops,
     problems,
     routing,
@@ -77,7 +79,7 @@ def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if run_worker:
-            container.audience.start()
+            container.start_workers()
         yield
         container.close()
 
@@ -101,6 +103,8 @@ def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
         scoring,
         segments,
         templates,
+        messages,
+        messaging,
         ops,
     ):
         app.include_router(module.router)

@@ -34,6 +34,7 @@ class NewMessage:
     campaign_id: str | None = None
     context: Mapping[str, Any] = field(default_factory=dict)  # event, run: what the template renders
     due_at: datetime | None = None  # None: now
+    to_address: str | None = None  # a test send's recipient; None: the contact's address at dispatch
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def enqueue(conn: Connection, workspace_id: str, wanted: Sequence[NewMessage], n
             "node_id": m.node_id,
             "campaign_id": m.campaign_id,
             "context": dict(m.context),
-            "to_address": None,
+            "to_address": m.to_address,
             "subject": None,
             "status": Status.PENDING.value,
             "reason": None,
