@@ -65,7 +65,7 @@ class Acme:
     rules: list[str] = field(default_factory=list)
     models: list[str] = field(default_factory=list)
     segments: list[str] = field(default_factory=list)
-    messaging: dict[str, str] = field(default_factory=dict)  # template, layout, snippet ids
+    messaging: dict[str, str] = field(default_factory=dict)  # template, layout, snippet, sender, message
     people: Iterator[int] = field(default_factory=lambda: itertools.cycle(range(1, PEOPLE)))
 
     def ids(self) -> list[str]:
@@ -153,6 +153,7 @@ def acme(
     )
     acme = _with_audiences(client, acme)
     container.audience.run_once()  # memberships, activities and timers of A exist too
+    container.dispatcher.run_once()  # and A's message was sent (captured), with its events
     assert client.get(f"/api/v1/segments/{segments[0]}", headers=admin).json()["member_count"] == PEOPLE
     return acme
 
@@ -191,7 +192,7 @@ def _with_audiences(client: TestClient, acme: Acme) -> Acme:
 
 
 def messaging(client: TestClient, admin: dict[str, str]) -> dict[str, str]:
-    """A's snippet, layout and template (two versions)."""
+    """A's snippet, layout and template (two versions), sender, settings and a message sent."""
     made = {}
     for kind, body in (
         ("snippet", {"name": "footer", "body": "<p>Acme footer</p>"}),
@@ -203,6 +204,15 @@ def messaging(client: TestClient, admin: dict[str, str]) -> dict[str, str]:
         made[kind] = response.json()["id"]
     body = {**TEMPLATE_BODY, "layout_id": made["layout"]}
     assert client.put(f"/api/v1/templates/{made['template']}", headers=admin, json=body).status_code == 200
+    response = client.post("/api/v1/senders", headers=admin, json=CHANGE_BODIES["senders"])
+    assert response.status_code == 201, response.text
+    made["sender"] = response.json()["id"]
+    settings = {"postal_address": "Acme, 1 Main St", "frequency_cap": {"max_messages": 5, "window_hours": 24}}
+    assert client.put("/api/v1/messaging/settings", headers=admin, json=settings).status_code == 200
+    send = {"contact": {"email": "person1@acme.example.com"}, "template_id": made["template"]}
+    response = client.post("/api/v1/messages", headers={**admin, "Idempotency-Key": "acme-1"}, json=send)
+    assert response.status_code == 202, response.text
+    made["message"] = response.json()["id"]
     return made
 
 
@@ -275,6 +285,9 @@ def create_call(path: str, acme: Acme) -> dict[str, Any]:
         return {"json": CHANGE_BODIES[path.rsplit("/", 1)[-1]]}
     if path == "/api/v1/templates/{template_id}/preview":
         return {"json": {}}
+    if path == "/api/v1/messages":
+        send = {"contact": {"email": p["email"]}, "template_id": acme.messaging["template"]}
+        return {"json": send, "headers": {"Idempotency-Key": "acme-1"}}
     if path == "/api/v1/catalog/attributes":
         return {"json": {"name": "plan", "types": ["string", "number"]}}
     if path in COLLECTION_BODIES:
@@ -293,6 +306,8 @@ COLLECTION_BODIES: dict[str, dict[str, Any]] = {
         "definition": {"kind": "territory", "attribute": "region"},
     },
     "/api/v1/routing/settings": {"assign_at_stages": ["sql"]},
+    "/api/v1/messaging/settings": {"postal_address": "Mallory, 2 Side St"},
+    "/api/v1/senders": {"name": "Acme", "from_name": "Mallory", "from_email": "news@acme.example.com"},
 }
 # Valid bodies for item routes that take one, so the intruder's call reaches the workspace check.
 ITEM_BODIES: dict[str, dict[str, Any]] = {
@@ -304,6 +319,7 @@ ITEM_BODIES: dict[str, dict[str, Any]] = {
     "/api/v1/contacts/{contact_id}/assign": {},
     "/api/v1/contacts/{contact_id}/scores/{model_id}": {"points": 5, "reason": "intruder"},
     "/api/v1/scoring-models/{model_id}/rescore": {},
+    "/api/v1/templates/{template_id}/test-send": {"to": "mallory@globex.example.com"},
 }
 
 
@@ -318,6 +334,8 @@ def path_values(path: str, acme: Acme) -> list[str]:
         "tag": ["vip"],
         "model_id": acme.models,
         "template_id": [acme.messaging["template"]],
+        "sender_id": [acme.messaging["sender"]],
+        "message_id": [acme.messaging["message"]],
         "layout_id": [acme.messaging["layout"]],
         "snippet_id": [acme.messaging["snippet"]],
         "version": ["1", "2"],
@@ -346,6 +364,7 @@ CHANGE_BODIES: dict[str, dict[str, Any]] = {
     "layouts": {"name": "Acme brand", "body": "<p>Mallory {{ content }}</p>"},
     "snippets": {"name": "footer", "body": "Mallory"},
     "segments": {"name": "Mallory", "condition": {"type": "event", "name": "Intruded"}},
+    "senders": {"name": "Acme", "from_name": "Acme", "from_email": "news@acme.example.com"},
 }
 LIST_FILTERS = {
     "/api/v1/contacts": [
@@ -360,6 +379,7 @@ LIST_FILTERS = {
     "/api/v1/activities": [{}, {"kind": "list_added"}, {"kind": "owner_assigned,tag_added"}],
     "/api/v1/owners": [{}, {"active": "true"}],
     "/api/v1/segments": [{}, {"status": "active"}],
+    "/api/v1/messages": [{}, {"status": "sent"}],
 }
 
 
@@ -403,6 +423,14 @@ def test_another_workspaces_keys_reach_nothing_of_workspace_a_on_any_route(
                 response = client.get(path, headers=intruder, params=params)
                 assert response.status_code == 200, (path, params, response.text)
                 assert leaked(response, acme) == [], (path, params)
+        elif path == "/api/v1/messages":
+            # A's contact by email (B gets a contact of its own) with A's template: not B's to send
+            call = create_call(path, acme)
+            call["headers"] = {**call.get("headers", {}), **intruder}
+            response = client.request(method, path, **call)
+            assert response.status_code == 400, response.text
+            assert [e["field"] for e in response.json()["errors"]] == ["template_id"]
+            assert leaked(response, acme) == [acme.messaging["template"]]  # the id it sent, echoed
         else:
             call = create_call(path, acme)
             call["headers"] = {**call.get("headers", {}), **intruder}
