@@ -1,6 +1,6 @@
-"""`python -m bench.run`: ingest over HTTP, CSV import and audiences (segment evaluation on a generated
-workspace, and the live path) on SQLite and PostgreSQL, each beside its ceiling measured in the same
-run. Prints markdown tables; writes JSON under bench/results/.
+"""`python -m bench.run`: ingest over HTTP, CSV import, audiences (segment evaluation on a generated
+workspace, and the live path) and message dispatch on SQLite and PostgreSQL, each beside its ceiling
+measured in the same run where there is one. Prints markdown tables; writes JSON under bench/results/.
 
 Every server runs on a fresh database (a SQLite file in a temporary directory, or a throw-away
 PostgreSQL database on 127.0.0.1:5432 that is dropped afterwards). Traffic goes to 127.0.0.1 only.
@@ -27,11 +27,11 @@ from typing import Any
 import orjson
 import psycopg
 
-from bench import audiences, ceiling, imports, load, servers, templates, workload
+from bench import audiences, ceiling, dispatch, imports, load, servers, templates, workload
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DATABASES = ("sqlite", "postgresql")
-SCENARIOS = ("batch", "single", "import", "templates", "audiences")
+SCENARIOS = ("batch", "single", "import", "templates", "audiences", "dispatch")
 
 
 def _options(argv: list[str] | None) -> argparse.Namespace:
@@ -39,7 +39,9 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="short runs and a 20,000-row import")
     parser.add_argument("--db", default=",".join(DATABASES), help="sqlite,postgresql (default both)")
     parser.add_argument(
-        "--only", default=",".join(SCENARIOS), help="batch,single,import,templates,audiences (default all)"
+        "--only",
+        default=",".join(SCENARIOS),
+        help="batch,single,import,templates,audiences,dispatch (default all)",
     )
     parser.add_argument("--seconds", type=float, help="measured seconds per HTTP run (default 10; quick 4)")
     parser.add_argument("--workers", type=int, default=2, help="server processes (NURTURE_WEB_CONCURRENCY)")
@@ -61,11 +63,13 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--live-seconds", type=float, help="audiences: live path duration (default 30; quick 10; 0 skips it)"
     )
+    parser.add_argument("--messages", type=int, help="dispatch: recipients (default 100,000; quick 10,000)")
     parser.add_argument("--server-env", action="append", default=[], help="extra NAME=VALUE for the server")
     parser.add_argument("--label", default="", help="a note stored with the results")
     options = parser.parse_args(argv)
     options.seconds = options.seconds or (4.0 if options.quick else 10.0)
     options.import_rows = options.import_rows or (20_000 if options.quick else 100_000)
+    options.messages = options.messages or (10_000 if options.quick else 100_000)
     options.contacts = options.contacts or (20_000 if options.quick else 1_000_000)
     options.events = options.events or (200_000 if options.quick else 10_000_000)
     if options.live_seconds is None:
@@ -347,6 +351,8 @@ def main(argv: list[str] | None = None) -> int:
                     result = _import(db, options, workdir)
                 elif scenario == "audiences":
                     result = audiences.run(db, options, workdir, save)
+                elif scenario == "dispatch":
+                    result = dispatch.run(db, options.messages, workdir)
                 else:
                     result = _http(db, scenario, options, workdir)
                 result["loadavg_1m"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
@@ -356,8 +362,9 @@ def main(argv: list[str] | None = None) -> int:
     report = "\n\n".join(
         part
         for part in (
-            table([r for r in results if r["scenario"] != "audiences"]),
+            table([r for r in results if r["scenario"] not in ("audiences", "dispatch")]),
             audiences.table([r for r in results if r["scenario"] == "audiences"]),
+            dispatch.table([r for r in results if r["scenario"] == "dispatch"]),
         )
         if part
     )

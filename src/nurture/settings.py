@@ -28,7 +28,8 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, description="Database connections per process (PostgreSQL).")
     embedded_worker: bool = Field(
         default=True,
-        description="Run the background worker (live segments) inside `nurture serve`; false when "
+        description="Run the background worker (live segments, scores, message dispatch) inside "
+        "`nurture serve`; false when "
         "separate `nurture worker` processes do it.",
     )
     worker_poll_seconds: float = Field(
