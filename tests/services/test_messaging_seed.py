@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from nurture.bootstrap import Container
+from nurture.settings import Settings
 from tests.services.messaging import contact, enqueue, message, template
 
 
@@ -28,3 +29,8 @@ def test_the_example_workspace_sends_out_of_the_box(container: Container) -> Non
     settings = container.messaging.get(seeded.id)
     assert settings.postal_address is not None
     assert settings.opt_in_channels == ("sms",)
+
+
+def test_links_start_with_the_public_url_or_the_servers_own_address() -> None:
+    assert Settings(host="0.0.0.0", port=8080).public_base_url() == "http://0.0.0.0:8080"  # noqa: S104
+    assert Settings(public_url="https://mail.shop.example/").public_base_url() == "https://mail.shop.example"
