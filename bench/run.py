@@ -1,6 +1,6 @@
-"""`python -m bench.run`: ingest over HTTP, CSV import and audiences (segment evaluation on a generated
-workspace, and the live path) on SQLite and PostgreSQL, each beside its ceiling measured in the same
-run. Prints markdown tables; writes JSON under bench/results/.
+"""`python -m bench.run`: ingest over HTTP, CSV import, audiences (segment evaluation on a generated
+workspace, and the live path) and message dispatch on SQLite and PostgreSQL, each beside its ceiling
+measured in the same run where there is one. Prints markdown tables; writes JSON under bench/results/.
 
 Every server runs on a fresh database (a SQLite file in a temporary directory, or a throw-away
 PostgreSQL database on 127.0.0.1:5432 that is dropped afterwards). Traffic goes to 127.0.0.1 only.
@@ -27,11 +27,11 @@ from typing import Any
 import orjson
 import psycopg
 
-from bench import audiences, ceiling, imports, journeys, load, servers, templates, workload
+from bench import audiences, ceiling, dispatch, imports, journeys, load, servers, templates, workload
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DATABASES = ("sqlite", "postgresql")
-SCENARIOS = ("batch", "single", "import", "templates", "audiences", "journeys")
+SCENARIOS = ("batch", "single", "import", "templates", "audiences", "dispatch", "journeys")
 
 
 def _options(argv: list[str] | None) -> argparse.Namespace:
@@ -41,7 +41,7 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         default=",".join(SCENARIOS),
-        help="batch,single,import,templates,audiences,journeys (default all)",
+        help="batch,single,import,templates,audiences,dispatch,journeys (default all)",
     )
     parser.add_argument("--seconds", type=float, help="measured seconds per HTTP run (default 10; quick 4)")
     parser.add_argument("--workers", type=int, default=2, help="server processes (NURTURE_WEB_CONCURRENCY)")
@@ -77,6 +77,7 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     options = parser.parse_args(argv)
     options.seconds = options.seconds or (4.0 if options.quick else 10.0)
     options.import_rows = options.import_rows or (20_000 if options.quick else 100_000)
+    options.messages = options.messages or (10_000 if options.quick else 100_000)
     options.contacts = options.contacts or (20_000 if options.quick else 1_000_000)
     options.events = options.events or (200_000 if options.quick else 10_000_000)
     options.journey_contacts = options.journey_contacts or (5_000 if options.quick else 50_000)
@@ -361,6 +362,8 @@ def main(argv: list[str] | None = None) -> int:
                     result = audiences.run(db, options, workdir, save)
                 elif scenario == "journeys":
                     result = journeys.run(db, options, workdir)
+                elif scenario == "dispatch":
+                    result = dispatch.run(db, options.messages, workdir)
                 else:
                     result = _http(db, scenario, options, workdir)
                 result["loadavg_1m"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
@@ -370,9 +373,10 @@ def main(argv: list[str] | None = None) -> int:
     report = "\n\n".join(
         part
         for part in (
-            table([r for r in results if r["scenario"] not in ("audiences", "journeys")]),
+            table([r for r in results if r["scenario"] not in ("audiences", "dispatch", "journeys")]),
             audiences.table([r for r in results if r["scenario"] == "audiences"]),
             journeys.table(results),
+            dispatch.table([r for r in results if r["scenario"] == "dispatch"]),
         )
         if part
     )

@@ -11,9 +11,11 @@ from nurture.services.activities import ActivityService
 from nurture.services.alerts import AlertService
 from nurture.services.audience_worker import AudienceWorker
 from nurture.services.background import PollingWorker
+from nurture.services.capture import CapturedMailService, capture_channels
 from nurture.services.catalog import CatalogService
 from nurture.services.clock import Clock, SystemClock
 from nurture.services.contacts import ContactService
+from nurture.services.dispatch import Dispatcher
 from nurture.services.imports import ImportService
 from nurture.services.ingest import IngestService
 from nurture.services.journeys.active import ActiveJourneys
@@ -21,14 +23,19 @@ from nurture.services.journeys.definitions import JourneyService
 from nurture.services.journeys.engine import JourneyWorker
 from nurture.services.lifecycle import LifecycleStages
 from nurture.services.lists import ListService
+from nurture.services.message_metrics import MetricsService
+from nurture.services.messages import MessageService
+from nurture.services.messaging_settings import MessagingSettingsService
 from nurture.services.owners import OwnerService
 from nurture.services.routing_rules import RoutingService
 from nurture.services.scoring_models import ScoringService
 from nurture.services.segments import SegmentService
+from nurture.services.senders import SenderService
 from nurture.services.sms import SmsService
 from nurture.services.subscriptions import SubscriptionService
 from nurture.services.tags import TagService
-from nurture.services.templates import TemplateService
+from nurture.services.templates import TemplateCache, TemplateService
+from nurture.services.transports import Channels
 from nurture.services.webhook_worker import WebhookWorker
 from nurture.services.webhooks import WebhookService
 from nurture.services.workspaces import WorkspaceService
@@ -61,6 +68,12 @@ class Container:
     templates: TemplateService
     segments: SegmentService
     audience: AudienceWorker
+    messaging: MessagingSettingsService
+    senders: SenderService
+    messages: MessageService
+    metrics: MetricsService
+    mail: CapturedMailService
+    dispatcher: Dispatcher
     journeys: JourneyService
     journey_worker: JourneyWorker
     http: HttpCaller  # outbound webhook, Slack and journey calls
@@ -72,7 +85,7 @@ class Container:
 
     def background(self) -> list[PollingWorker]:
         """The workers `nurture serve` embeds and `nurture worker` runs."""
-        return [self.audience, self.journey_worker, self.webhook_worker]
+        return [self.audience, self.journey_worker, self.dispatcher, self.webhook_worker]
 
     def start_workers(self) -> None:
         """The background loops as threads of this process (`nurture serve`, `nurture worker`)."""
@@ -100,7 +113,10 @@ class Container:
         self.db.dispose()
 
 
-def build(settings: Settings | None = None, clock: Clock | None = None) -> Container:
+def build(
+    settings: Settings | None = None, clock: Clock | None = None, channels: Channels | None = None
+) -> Container:
+    """`channels`: the transports messages leave through (default: capture, see services/capture.py)."""
     settings = settings or Settings()
     clock = clock or SystemClock()
     db = Database(settings.database_url, pool_size=settings.db_pool_size)
@@ -119,6 +135,16 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> Conta
     )
     ingest.on_commit = audience.wake
     http = HttpCaller(timeout=settings.webhook_timeout_seconds, concurrency=settings.webhook_concurrency)
+    template_cache = TemplateCache()
+    dispatcher = Dispatcher(
+        db,
+        clock,
+        template_cache,
+        channels or capture_channels(db, clock),
+        smtp_url=settings.smtp_url,
+        poll=settings.dispatch_poll_seconds,
+    )
+    journey_worker.on_sent = dispatcher.wake
     return Container(
         settings=settings,
         db=db,
@@ -137,7 +163,7 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> Conta
         activities=ActivityService(db, clock),
         scoring=ScoringService(db, clock),
         lifecycle=LifecycleStages(db, clock),
-        templates=TemplateService(db, clock),
+        templates=TemplateService(db, clock, template_cache),
         segments=segments,
         audience=audience,
         journeys=JourneyService(db, clock, on_enroll=journey_worker.wake),
@@ -148,4 +174,10 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> Conta
         alerts=AlertService(db, clock),
         sms=SmsService(db, clock, settings.sms_server(), settings.base_url()),
         sms_transport=TwilioSms(),
+        messaging=MessagingSettingsService(db, clock),
+        senders=SenderService(db, clock),
+        messages=MessageService(db, clock, on_enqueued=dispatcher.wake),
+        metrics=MetricsService(db),
+        mail=CapturedMailService(db),
+        dispatcher=dispatcher,
     )

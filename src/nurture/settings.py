@@ -31,16 +31,12 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, description="Database connections per process (PostgreSQL).")
     embedded_worker: bool = Field(
         default=True,
-        description="Run the background worker (live segments) inside `nurture serve`; false when "
+        description="Run the background worker (live segments, scores, message dispatch) inside "
+        "`nurture serve`; false when "
         "separate `nurture worker` processes do it.",
     )
     worker_poll_seconds: float = Field(
         default=0.15, description="How often an idle worker looks for queued changes and due timers."
-    )
-    public_url: str | None = Field(
-        default=None,
-        description="Base of the URLs nurture gives out (SMS callbacks, links in messages), e.g. "
-        "https://nurture.example.com; default http://HOST:PORT.",
     )
     sms_url: str | None = Field(
         default=None,
@@ -55,6 +51,20 @@ class Settings(BaseSettings):
     )
     webhook_concurrency: int = Field(
         default=8, description="Webhook deliveries one worker process posts at the same time."
+    )
+    smtp_url: str | None = Field(
+        default=None,
+        description="Where mail goes when a sender names no SMTP server of its own: "
+        "smtp://user:pass@host:port (STARTTLS when offered) or smtps://… (TLS). "
+        "Unset: mail is captured (`nurture mail list`).",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="The address contacts reach this server at; tracking, unsubscribe and preference links "
+        "start with it. Default: http://HOST:PORT of `nurture serve`.",
+    )
+    dispatch_poll_seconds: float = Field(
+        default=0.5, description="How often an idle dispatcher looks for due messages (enqueues wake it)."
     )
     seed_example: bool = Field(
         default=True, description="Create the 'Example' workspace on first start of `nurture serve`."

@@ -162,6 +162,7 @@ def acme(
     acme = _with_audiences(client, acme)
     acme.hooks = _hooks(client, admin)
     container.audience.run_once()  # memberships, activities and timers of A exist too
+    container.dispatcher.run_once()  # and A's message was sent (captured), with its events
     assert client.get(f"/api/v1/segments/{segments[0]}", headers=admin).json()["member_count"] == PEOPLE
     return acme
 
@@ -230,7 +231,7 @@ def _hooks(client: TestClient, admin: dict[str, str]) -> dict[str, str]:
 
 
 def messaging(client: TestClient, admin: dict[str, str]) -> dict[str, str]:
-    """A's snippet, layout and template (two versions)."""
+    """A's snippet, layout and template (two versions), sender, settings and a message sent."""
     made = {}
     for kind, body in (
         ("snippet", {"name": "footer", "body": "<p>Acme footer</p>"}),
@@ -242,6 +243,15 @@ def messaging(client: TestClient, admin: dict[str, str]) -> dict[str, str]:
         made[kind] = response.json()["id"]
     body = {**TEMPLATE_BODY, "layout_id": made["layout"]}
     assert client.put(f"/api/v1/templates/{made['template']}", headers=admin, json=body).status_code == 200
+    response = client.post("/api/v1/senders", headers=admin, json=CHANGE_BODIES["senders"])
+    assert response.status_code == 201, response.text
+    made["sender"] = response.json()["id"]
+    settings = {"postal_address": "Acme, 1 Main St", "frequency_cap": {"max_messages": 5, "window_hours": 24}}
+    assert client.put("/api/v1/messaging/settings", headers=admin, json=settings).status_code == 200
+    send = {"contact": {"email": "person1@acme.example.com"}, "template_id": made["template"]}
+    response = client.post("/api/v1/messages", headers={**admin, "Idempotency-Key": "acme-1"}, json=send)
+    assert response.status_code == 202, response.text
+    made["message"] = response.json()["id"]
     return made
 
 
@@ -314,6 +324,9 @@ def create_call(path: str, acme: Acme) -> dict[str, Any]:
         return {"json": CHANGE_BODIES[path.rsplit("/", 1)[-1]]}
     if path == "/api/v1/templates/{template_id}/preview":
         return {"json": {}}
+    if path == "/api/v1/messages":
+        send = {"contact": {"email": p["email"]}, "template_id": acme.messaging["template"]}
+        return {"json": send, "headers": {"Idempotency-Key": "acme-1"}}
     if path == "/api/v1/catalog/attributes":
         return {"json": {"name": "plan", "types": ["string", "number"]}}
     if path in COLLECTION_BODIES:
@@ -344,6 +357,8 @@ COLLECTION_BODIES: dict[str, dict[str, Any]] = {
     "/api/v1/webhooks/endpoints": {"url": "https://acme.example.com/hooks", "event_types": ["contact.*"]},
     "/api/v1/sms/settings": {"account_sid": "ACacme", "from_number": "+14155550100"},
     "/api/v1/alerts": {"title": "Mallory", "slack_webhook_urls": ["https://acme.example.com/hooks"]},
+    "/api/v1/messaging/settings": {"postal_address": "Mallory, 2 Side St"},
+    "/api/v1/senders": {"name": "Acme", "from_name": "Mallory", "from_email": "news@acme.example.com"},
 }
 # Valid bodies for item routes that take one, so the intruder's call reaches the workspace check.
 ITEM_BODIES: dict[str, dict[str, Any]] = {
@@ -357,6 +372,7 @@ ITEM_BODIES: dict[str, dict[str, Any]] = {
     "/api/v1/scoring-models/{model_id}/rescore": {},
     "/api/v1/journeys/{journey}/status": {"status": "archived"},
     "/api/v1/journeys/{journey}/enrollments": {"contact_ids": ["anyone"]},
+    "/api/v1/templates/{template_id}/test-send": {"to": "mallory@globex.example.com"},
 }
 
 
@@ -371,6 +387,8 @@ def path_values(path: str, acme: Acme) -> list[str]:
         "tag": ["vip"],
         "model_id": acme.models,
         "template_id": [acme.messaging["template"]],
+        "sender_id": [acme.messaging["sender"]],
+        "message_id": [acme.messaging["message"]],
         "layout_id": [acme.messaging["layout"]],
         "snippet_id": [acme.messaging["snippet"]],
         "version": ["1", "2"],
@@ -403,6 +421,7 @@ CHANGE_BODIES: dict[str, dict[str, Any]] = {
     "snippets": {"name": "footer", "body": "Mallory"},
     "segments": {"name": "Mallory", "condition": {"type": "event", "name": "Intruded"}},
     "webhooks": {"description": "Mallory", "enabled": False},
+    "senders": {"name": "Acme", "from_name": "Acme", "from_email": "news@acme.example.com"},
 }
 LIST_FILTERS = {
     "/api/v1/contacts": [
@@ -417,6 +436,7 @@ LIST_FILTERS = {
     "/api/v1/activities": [{}, {"kind": "list_added"}, {"kind": "owner_assigned,tag_added"}],
     "/api/v1/owners": [{}, {"active": "true"}],
     "/api/v1/segments": [{}, {"status": "active"}],
+    "/api/v1/messages": [{}, {"status": "sent"}],
 }
 
 
@@ -470,6 +490,14 @@ def test_another_workspaces_keys_reach_nothing_of_workspace_a_on_any_route(
                 response = client.get(path, headers=intruder, params=params)
                 assert response.status_code == 200, (path, params, response.text)
                 assert leaked(response, acme) == [], (path, params)
+        elif path == "/api/v1/messages":
+            # A's contact by email (B gets a contact of its own) with A's template: not B's to send
+            call = create_call(path, acme)
+            call["headers"] = {**call.get("headers", {}), **intruder}
+            response = client.request(method, path, **call)
+            assert response.status_code == 400, response.text
+            assert [e["field"] for e in response.json()["errors"]] == ["template_id"]
+            assert leaked(response, acme) == [acme.messaging["template"]]  # the id it sent, echoed
         else:
             call = create_call(path, acme)
             call["headers"] = {**call.get("headers", {}), **intruder}

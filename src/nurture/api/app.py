@@ -23,6 +23,8 @@ from nurture.api import (
     imports,
     journeys,
     lists,
+    messages,
+    messaging,
     ops,
     problems,
     routing,
@@ -110,6 +112,8 @@ def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
         webhooks,
         sms,
         alerts,
+        messages,
+        messaging,
         ops,
     ):
         app.include_router(module.router)

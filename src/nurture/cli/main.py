@@ -1,4 +1,4 @@
-"""`nurture`: serve, migrate, workspaces, keys, imports."""
+"""`nurture`: serve, worker, migrate, workspaces, keys, imports, captured mail."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from email import message_from_string
+from email.message import EmailMessage
+from email.policy import default as email_policy
 from pathlib import Path
 from typing import Annotated
 
@@ -31,6 +34,7 @@ from nurture.domain.csv_import import parse_options
 from nurture.domain.keys import KeyKind
 from nurture.logs import configure
 from nurture.services.audience_worker import WorkerStats
+from nurture.services.dispatch import DispatchStats
 from nurture.services.webhook_worker import WebhookStats
 from nurture.settings import Settings
 
@@ -38,12 +42,17 @@ app = typer.Typer(help="nurture: self-hosted marketing automation.", no_args_is_
 workspace_app = typer.Typer(help="Create and list workspaces.", no_args_is_help=True)
 keys_app = typer.Typer(help="Issue, list and revoke API keys.", no_args_is_help=True)
 import_app = typer.Typer(help="Import data from files.", no_args_is_help=True)
+mail_app = typer.Typer(
+    help="Read the mail captured while no SMTP server is configured (NURTURE_SMTP_URL unset).",
+    no_args_is_help=True,
+)
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(keys_app, name="keys")
 app.add_typer(journeys_app, name="journeys")
 app.command("explain")(explain_command)
 app.command("simulate")(simulate_command)
 app.add_typer(import_app, name="import")
+app.add_typer(mail_app, name="mail")
 
 
 @app.command()
@@ -113,25 +122,29 @@ def _metrics_directory(processes: int) -> Iterator[None]:
 def worker_command(
     once: Annotated[bool, typer.Option("--once", help="Process what is due now, then exit.")] = False,
 ) -> None:
-    """Run the background workers (live segments and scores, journeys, webhook deliveries) until
-    stopped; run as many as you like against one PostgreSQL."""
+    """Run the background workers (live segments and scores, journeys, message dispatch, webhook
+    deliveries) until stopped; run as many as you like against one PostgreSQL."""
     settings = Settings()
     configure(settings.log_level, settings.log_json)
     with container_for_cli() as container:
         if once:
-            stats, started, hooks = WorkerStats(), 0, WebhookStats()
+            stats, started, hooks, sent = WorkerStats(), 0, WebhookStats(), DispatchStats()
             while True:  # segment moves start journeys, journeys change contacts: until all are idle
                 done = container.audience.run_once()
                 runs = container.journey_worker.run_once()
+                dispatched = container.dispatcher.run_once()
                 posted = container.webhook_worker.run_once()
+                sent.add(dispatched)
                 stats.add(done)
                 hooks.add(posted)
                 started += runs.started
-                if done.idle and runs.idle and posted.idle:
+                if done.idle and runs.idle and dispatched.idle and posted.idle:
                     break
             err.print(
                 f"{stats.changes} changes, {stats.timers} timers, {stats.recomputed} recomputed: "
                 f"{stats.entered} entered, {stats.exited} left; {started} journey runs started; "
+                f"messages: {sent.sent} sent, {sent.skipped} skipped, {sent.deferred} deferred, "
+                f"{sent.retried} to retry, {sent.failed} failed; "
                 f"webhooks: {hooks.delivered} delivered, {hooks.failed} to retry, {hooks.dead} dead"
             )
             return
@@ -306,6 +319,71 @@ def import_contacts(
             )
     if report.errors:
         raise typer.Exit(3)
+
+
+@mail_app.command("list")
+def mail_list(
+    workspace: Annotated[
+        str | None, typer.Option("--workspace", "-w", help="Only this workspace's mail (default: all).")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10_000, help="How many.")] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """The latest captured messages, newest first."""
+    with container_for_cli() as container:
+        if workspace is not None:
+            container.workspaces.resolve(workspace)
+        found = container.mail.newest(workspace, limit)
+    rows = [
+        {
+            "id": m.id,
+            "workspace_id": m.workspace_id,
+            "message_id": m.message_id,
+            "captured_at": m.captured_at.isoformat(),
+            "from": m.mail_from,
+            "to": m.rcpt_to,
+            "subject": m.subject,
+        }
+        for m in found
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(id_column(), "captured", "from", "to", "subject")
+    for r in rows:
+        table.add_row(
+            r["id"], r["captured_at"][:19], escape(r["from"]), escape(r["to"]), escape(r["subject"] or "")
+        )
+    out.print(table)
+    if not rows:
+        err.print("no captured mail")
+
+
+@mail_app.command("show")
+def mail_show(
+    mail_id: Annotated[str, typer.Argument(help="The id from `nurture mail list`, or the message id.")],
+    workspace: Annotated[str | None, typer.Option("--workspace", "-w", help="Workspace id.")] = None,
+    raw: Annotated[
+        bool, typer.Option("--raw", help="The message exactly as it would have been sent.")
+    ] = False,
+) -> None:
+    """A captured message: its headers and text part (or, with --raw, every byte of it)."""
+    with container_for_cli() as container:
+        found = container.mail.get(workspace, mail_id)
+    if raw or found.mail_from == "sms":
+        sys.stdout.write(found.raw if raw else f"SMS to {found.rcpt_to}\n\n{found.raw}\n")
+        return
+    parsed = message_from_string(found.raw, policy=email_policy)
+    lines = [
+        f"{name}: {parsed[name]}" for name in ("From", "To", "Reply-To", "Subject", "Date", "Message-ID")
+    ]
+    lines += [f"{name}: {value}" for name, value in parsed.items() if name.startswith("List-")]
+    text = parsed.get_body(preferencelist=("plain",))
+    html = parsed.get_body(preferencelist=("html",))
+    body = text.get_content() if isinstance(text, EmailMessage) else ""
+    parts = "text" + (" and HTML" if html is not None else "")
+    sys.stdout.write("\n".join(line for line in lines if not line.endswith(": None")))
+    sys.stdout.write(f"\n\n{body.rstrip()}\n\n({parts}; --raw shows the whole message)\n")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,9 @@ from sqlalchemy import Connection
 
 from nurture.domain.messages.outbox import Source, Status, send_id
 from nurture.store import messages as store
+from nurture.store.wakeups import notify
+
+DISPATCH_CHANNEL = "nurture_dispatch"
 
 
 @dataclass(frozen=True)
@@ -77,4 +80,6 @@ def enqueue(conn: Connection, workspace_id: str, wanted: Sequence[NewMessage], n
         for m in wanted
     ]
     new = store.insert(conn, rows)
+    if new:
+        notify(conn, DISPATCH_CHANNEL)  # dispatchers in other processes look at once after commit
     return Enqueued([str(row["id"]) for row in rows], new)

@@ -39,7 +39,8 @@ def encode_time_cursor(at: datetime, last_id: str) -> str:
     return encode_id_cursor(f"{at.isoformat()}|{last_id}")
 
 
-def decode_time_cursor(cursor: str | None) -> tuple[datetime, str] | None:
+def decode_time_cursor(cursor: str | None, ids: re.Pattern[str] = _ID) -> tuple[datetime, str] | None:
+    """(time, id) of a time cursor; `ids` is what the listing's ids look like (ULIDs by default)."""
     if not cursor:
         return None
     at, _, last_id = _decode(cursor).partition("|")
@@ -47,6 +48,6 @@ def decode_time_cursor(cursor: str | None) -> tuple[datetime, str] | None:
         moment = datetime.fromisoformat(at)
     except ValueError:
         raise Invalid.one("cursor", _NOT_OURS) from None
-    if moment.tzinfo is None or not _ID.fullmatch(last_id):
+    if moment.tzinfo is None or not ids.fullmatch(last_id):
         raise Invalid.one("cursor", _NOT_OURS)
     return moment, last_id

@@ -67,7 +67,7 @@ class InboundResult:
 
 
 def workspace_settings(conn: Connection, workspace_id: str) -> SmsSettings | None:
-    data = settings_store.get(conn, workspace_id).get(SETTINGS_KEY)
+    data = (settings_store.get(conn, workspace_id) or {}).get(SETTINGS_KEY)
     return SmsSettings.model_validate(data) if data is not None else None
 
 

@@ -82,10 +82,10 @@ class TemplateCache:
             self._envs[workspace_id] = (versions, envs)
         return versions, envs
 
-    def compiled(
+    def content(
         self, conn: Connection, workspace_id: str, template_id: str, version: int
-    ) -> tuple[CompiledTemplate, int | None]:
-        """The compiled version and the layout version it wraps (for the message's record)."""
+    ) -> tuple[TemplateKind, Content]:
+        """What a template version says (its sender fields, too), read once per process."""
         version_key = (workspace_id, template_id, version)
         found = self._contents.get(version_key)  # versions never change: read each once
         if found is None:
@@ -96,7 +96,13 @@ class TemplateCache:
                 self._contents[version_key] = found
                 while len(self._contents) > self.size:
                     self._contents.popitem(last=False)
-        kind, content = found
+        return found
+
+    def compiled(
+        self, conn: Connection, workspace_id: str, template_id: str, version: int
+    ) -> tuple[CompiledTemplate, int | None]:
+        """The compiled version and the layout version it wraps (for the message's record)."""
+        kind, content = self.content(conn, workspace_id, template_id, version)
         layout = store.get_layout(conn, workspace_id, content.layout_id) if content.layout_id else None
         if content.layout_id and layout is None:
             raise Invalid.one("layout_id", f"layout {content.layout_id} no longer exists")

@@ -13,6 +13,7 @@ from sqlalchemy import Connection
 from nurture.domain.errors import Conflict, Invalid, NotFound, Unauthorized
 from nurture.domain.keys import PREFIXES, KeyKind, display_prefix, hash_key
 from nurture.services.clock import Clock
+from nurture.services.messaging_seed import seed_example
 from nurture.store import workspaces as store
 from nurture.store.db import Database
 from nurture.store.ids import new_id
@@ -58,11 +59,15 @@ class WorkspaceService:
         return NewWorkspace(workspace_id, name, write.key, secret.key)
 
     def ensure_example(self) -> NewWorkspace | None:
-        """On a database without workspaces, create 'Example'; otherwise do nothing."""
+        """On a database without workspaces, create 'Example' with a sender, a postal address and
+        topics (so it can send at once); otherwise do nothing."""
         with self.db.read() as conn:
             if store.list_workspaces(conn):
                 return None
-        return self.create(EXAMPLE_WORKSPACE)
+        created = self.create(EXAMPLE_WORKSPACE)
+        with self.db.write() as conn:
+            seed_example(conn, created.id, self.clock)
+        return created
 
     def list(self) -> builtins.list[store.WorkspaceRow]:
         with self.db.read() as conn:

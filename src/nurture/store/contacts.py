@@ -16,12 +16,15 @@ from nurture.store import subscriptions as subscription_store
 from nurture.store.schema import (
     account_members,
     activities,
+    captured_mail,
     contact_identities,
     contact_merges,
     contact_tags,
     contacts,
     events,
     list_members,
+    message_events,
+    messages,
     pending_changes,
     segment_memberships,
     subscriptions,
@@ -221,7 +224,7 @@ def move_contact_rows(
     `contact_merges`, ends the source's stays (history keeps them under the source id) and evaluates
     the survivor."""
     _fill_stage_and_owner(conn, workspace_id, source_id, target_id)
-    for table in (contact_identities, events, activities):
+    for table in (contact_identities, events, activities, messages, message_events):
         conn.execute(
             update(table)
             .where(table.c.workspace_id == workspace_id, table.c.contact_id == source_id)
@@ -437,11 +440,23 @@ def _attribute_text(conn: Connection, name: str) -> Any:
 
 
 def delete_contact_rows(conn: Connection, workspace_id: str, contact_id: str) -> None:
-    """Erase a contact: events, identities, memberships, lists, tags, subscriptions, activities,
-    scores, segment history (also of the ids merged into it), queued audience changes and timers,
-    merge records and the contact row."""
+    """Erase a contact: messages (and the mail captured for them), message events, events,
+    identities, memberships, lists, tags, subscriptions, activities, scores, segment history (also of
+    the ids merged into it), queued audience changes and timers, merge records and the contact row."""
     scoring.delete_scores(conn, workspace_id, contact_id)
+    conn.execute(
+        delete(captured_mail).where(
+            captured_mail.c.workspace_id == workspace_id,
+            captured_mail.c.message_id.in_(
+                select(messages.c.id).where(
+                    messages.c.workspace_id == workspace_id, messages.c.contact_id == contact_id
+                )
+            ),
+        )
+    )
     for table in (
+        messages,
+        message_events,
         events,
         contact_identities,
         account_members,

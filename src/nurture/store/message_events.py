@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
@@ -28,3 +29,15 @@ def existing_ids(conn: Connection, workspace_id: str, ids: Sequence[str]) -> set
 def insert(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
     """Insert message events; an id already stored is skipped (a report delivered twice)."""
     return execute_many(conn, insert_ignore(conn, message_events), rows)
+
+
+def of_message(
+    conn: Connection, workspace_id: str, message_id: str
+) -> list[tuple[str, datetime, dict[str, Any]]]:
+    """(kind, occurred_at, data) of one message's events, in the order they happened."""
+    rows = conn.execute(
+        select(message_events.c.kind, message_events.c.occurred_at, message_events.c.data)
+        .where(message_events.c.workspace_id == workspace_id, message_events.c.message_id == message_id)
+        .order_by(message_events.c.occurred_at, message_events.c.id)
+    )
+    return [(str(k), at, dict(d or {})) for k, at, d in rows]

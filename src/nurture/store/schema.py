@@ -617,6 +617,7 @@ messages = Table(
     Index(None, "workspace_id", "template_id"),
     Index(None, "workspace_id", "journey_id", "node_id"),
     Index(None, "workspace_id", "campaign_id"),
+    Index(None, "workspace_id", "created_at", "id"),  # the API's listing
 )
 
 # What the capture transport received (no SMTP configured): the exact bytes that would have gone out.

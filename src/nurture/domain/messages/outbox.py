@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 
 class Status(StrEnum):
@@ -34,3 +37,57 @@ def send_id(workspace_id: str, source: Source, source_key: str) -> str:
     """26 lowercase base32 characters (130 bits of SHA-256) naming the message from `source_key`."""
     digest = hashlib.sha256(f"{workspace_id}\x1f{source.value}\x1f{source_key}".encode()).digest()
     return base64.b32encode(digest).decode("ascii")[:26].lower()
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """An outbox row as the dispatcher holds it after claiming it."""
+
+    workspace_id: str
+    id: str
+    contact_id: str
+    channel: str
+    category: str
+    topic: str | None
+    template_id: str | None
+    template_version: int | None
+    sender_id: str | None
+    source: Source
+    source_key: str
+    journey_id: str | None
+    node_id: str | None
+    campaign_id: str | None
+    context: dict[str, Any]
+    to_address: str | None  # set at enqueue for test sends; otherwise the contact's address
+    attempts: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Message:
+    """An outbox row as the API shows it: where it came from and what became of it."""
+
+    id: str
+    contact_id: str
+    channel: str
+    category: str
+    topic: str | None
+    template_id: str | None
+    template_version: int | None
+    sender_id: str | None
+    source: str
+    journey_id: str | None
+    node_id: str | None
+    campaign_id: str | None
+    to_address: str | None
+    subject: str | None
+    status: str
+    reason: str | None
+    detail: str | None
+    attempts: int
+    due_at: datetime
+    provider_id: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    updated_at: datetime
+    context: dict[str, Any]

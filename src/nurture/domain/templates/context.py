@@ -6,8 +6,9 @@ booleans, None, dates), never ORM rows or callables, so a template can read data
     account    id, group_id, name, domain, attributes{…}          (the contact's first account, if any)
     event      id, name, type, timestamp, properties{…}           (what triggered the message, if any)
     run        whatever the journey run carries (later: journey, node, data)
-    workspace  id, name (later: postal_address, sender)
-    message    id and links added by the channel (later: unsubscribe_url, preferences_url)
+    data       what an API send (`POST /api/v1/messages`) passed, e.g. a receipt's items
+    workspace  id, name, postal_address
+    message    id, channel and links added by tracking (unsubscribe_url, preferences_url)
     now        the moment of rendering (the service's clock)
 """
 
@@ -91,6 +92,7 @@ def message_context(
     run: Mapping[str, Any] | None = None,
     workspace: Mapping[str, Any] | None = None,
     message: Mapping[str, Any] | None = None,
+    data: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The whole render context, checked to be plain data (keys absent when unknown)."""
     parts = {
@@ -98,6 +100,7 @@ def message_context(
         "account": account,
         "event": event,
         "run": run,
+        "data": data,
         "workspace": workspace,
         "message": message,
     }

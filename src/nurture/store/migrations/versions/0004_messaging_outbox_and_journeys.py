@@ -2,7 +2,7 @@
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-11-27 00:13:05.772457
+Create Date: 2026-11-27 00:36:08.932606
 """
 
 from __future__ import annotations
@@ -184,6 +184,11 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_messages_workspace_id_contact_id_sent_at"),
             ["workspace_id", "contact_id", "sent_at"],
+            unique=False,
+        )
+        batch_op.create_index(
+            batch_op.f("ix_messages_workspace_id_created_at_id"),
+            ["workspace_id", "created_at", "id"],
             unique=False,
         )
         batch_op.create_index(
@@ -405,6 +410,7 @@ def downgrade() -> None:
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_messages_workspace_id_template_id"))
         batch_op.drop_index(batch_op.f("ix_messages_workspace_id_journey_id_node_id"))
+        batch_op.drop_index(batch_op.f("ix_messages_workspace_id_created_at_id"))
         batch_op.drop_index(batch_op.f("ix_messages_workspace_id_contact_id_sent_at"))
         batch_op.drop_index(batch_op.f("ix_messages_workspace_id_campaign_id"))
         batch_op.drop_index(batch_op.f("ix_messages_status_due_at"))
