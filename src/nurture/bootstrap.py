@@ -9,18 +9,25 @@ from nurture.services.activities import ActivityService
 from nurture.services.audience_worker import AudienceWorker
 from nurture.services.catalog import CatalogService
 from nurture.services.clock import Clock, SystemClock
+from nurture.services.consents import ConsentLedger
 from nurture.services.contacts import ContactService
+from nurture.services.double_opt_in import DoubleOptIn
 from nurture.services.imports import ImportService
 from nurture.services.ingest import IngestService
 from nurture.services.lifecycle import LifecycleStages
+from nurture.services.link_tracking import LinkTracking
+from nurture.services.links import LinkSettingsCache, MessageLinks
 from nurture.services.lists import ListService
 from nurture.services.owners import OwnerService
+from nurture.services.preferences import PreferenceService
 from nurture.services.routing_rules import RoutingService
 from nurture.services.scoring_models import ScoringService
 from nurture.services.segments import SegmentService
 from nurture.services.subscriptions import SubscriptionService
 from nurture.services.tags import TagService
 from nurture.services.templates import TemplateService
+from nurture.services.topics import TopicService
+from nurture.services.unsubscribe import UnsubscribeService
 from nurture.services.workspaces import WorkspaceService
 from nurture.settings import Settings
 from nurture.store.db import Database
@@ -51,6 +58,13 @@ class Container:
     templates: TemplateService
     segments: SegmentService
     audience: AudienceWorker
+    links: MessageLinks  # the dispatcher's seam: List-Unsubscribe headers, tracked HTML, link context
+    link_tracking: LinkTracking
+    unsubscribe: UnsubscribeService
+    preferences: PreferenceService
+    double_opt_in: DoubleOptIn
+    topics: TopicService
+    consents: ConsentLedger
 
     def migrate(self) -> None:
         upgrade(self.db)
@@ -79,6 +93,7 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> Conta
     ingest = IngestService(db, clock)
     audience = AudienceWorker(db, clock, segments, poll=settings.worker_poll_seconds)
     ingest.on_commit = audience.wake
+    links = MessageLinks(settings.link_base(), settings.link_secret(), LinkSettingsCache(db))
     return Container(
         settings=settings,
         db=db,
@@ -100,4 +115,11 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> Conta
         templates=TemplateService(db, clock),
         segments=segments,
         audience=audience,
+        links=links,
+        link_tracking=LinkTracking(db, clock, links.links),
+        unsubscribe=UnsubscribeService(db, clock, links.links),
+        preferences=PreferenceService(db, clock, links.links),
+        double_opt_in=DoubleOptIn(db, clock, links.links),
+        topics=TopicService(db, clock),
+        consents=ConsentLedger(db, clock),
     )

@@ -17,16 +17,19 @@ from nurture.api import (
     accounts,
     activities,
     catalog,
+    consents,
     contact_audiences,
     contacts,
     imports,
     lists,
     ops,
+    pages,
     problems,
     routing,
     scoring,
     segments,
     templates,
+    topics,
     tracking,
 )
 from nurture.api.metrics import HTTP_REQUESTS
@@ -93,6 +96,7 @@ def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
         tracking,
         contacts,
         contact_audiences,
+        consents,
         accounts,
         catalog,
         imports,
@@ -101,6 +105,8 @@ def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
         scoring,
         segments,
         templates,
+        topics,
+        pages,
         ops,
     ):
         app.include_router(module.router)

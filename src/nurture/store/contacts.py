@@ -16,6 +16,7 @@ from nurture.store import subscriptions as subscription_store
 from nurture.store.schema import (
     account_members,
     activities,
+    consent_records,
     contact_identities,
     contact_merges,
     contact_tags,
@@ -221,7 +222,7 @@ def move_contact_rows(
     `contact_merges`, ends the source's stays (history keeps them under the source id) and evaluates
     the survivor."""
     _fill_stage_and_owner(conn, workspace_id, source_id, target_id)
-    for table in (contact_identities, events, activities):
+    for table in (contact_identities, events, activities, consent_records):
         conn.execute(
             update(table)
             .where(table.c.workspace_id == workspace_id, table.c.contact_id == source_id)
@@ -437,9 +438,9 @@ def _attribute_text(conn: Connection, name: str) -> Any:
 
 
 def delete_contact_rows(conn: Connection, workspace_id: str, contact_id: str) -> None:
-    """Erase a contact: events, identities, memberships, lists, tags, subscriptions, activities,
-    scores, segment history (also of the ids merged into it), queued audience changes and timers,
-    merge records and the contact row."""
+    """Erase a contact: events, identities, memberships, lists, tags, subscriptions, consent records,
+    activities, scores, segment history (also of the ids merged into it), queued audience changes and
+    timers, merge records and the contact row."""
     scoring.delete_scores(conn, workspace_id, contact_id)
     for table in (
         events,
@@ -450,6 +451,7 @@ def delete_contact_rows(conn: Connection, workspace_id: str, contact_id: str) ->
         subscriptions,
         activities,
         pending_changes,
+        consent_records,
     ):
         conn.execute(
             delete(table).where(table.c.workspace_id == workspace_id, table.c.contact_id == contact_id)

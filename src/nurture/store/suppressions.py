@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, delete, select
 
 from nurture.store.schema import suppressions
 from nurture.store.sql import chunks, insert_ignore
@@ -34,3 +34,17 @@ def suppressed(conn: Connection, workspace_id: str, channel: str, hashes: Iterab
         )
         found.update({row[0]: row[1] for row in rows})
     return found
+
+
+def remove(conn: Connection, workspace_id: str, channel: str, value_hash: str, reason: str) -> bool:
+    """Lift a suppression, only if it is for `reason` (a re-subscribe lifts an unsubscribe, never a
+    bounce, complaint or erasure)."""
+    done = conn.execute(
+        delete(suppressions).where(
+            suppressions.c.workspace_id == workspace_id,
+            suppressions.c.channel == channel,
+            suppressions.c.value_hash == value_hash,
+            suppressions.c.reason == reason,
+        )
+    )
+    return bool(done.rowcount)

@@ -6,8 +6,9 @@ booleans, None, dates), never ORM rows or callables, so a template can read data
     account    id, group_id, name, domain, attributes{…}          (the contact's first account, if any)
     event      id, name, type, timestamp, properties{…}           (what triggered the message, if any)
     run        whatever the journey run carries (later: journey, node, data)
-    workspace  id, name (later: postal_address, sender)
-    message    id and links added by the channel (later: unsubscribe_url, preferences_url)
+    workspace  id, name, postal_address (from the messaging settings; later: sender)
+    message    id and the links of services/links.py: unsubscribe_url, preferences_url (and
+               confirm_url, topic_label in a double opt-in confirmation)
     now        the moment of rendering (the service's clock)
 """
 
