@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -10,8 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from nurture.api.auth import secret_workspace
+from nurture.api.schemas import ConsentOut
 from nurture.bootstrap import Container
-from nurture.domain.messages.consent import ConsentRecord, Proof
+from nurture.domain.messages.consent import Proof
 
 router = APIRouter(prefix="/api/v1/contacts", tags=["contacts"])
 Workspace = Annotated[str, Depends(secret_workspace)]
@@ -46,36 +46,6 @@ class SubscribedOut(BaseModel):
         description="the contact unsubscribed from all of the channel: nothing arrives until they "
         "subscribe again themselves (preference page or a confirmation link)"
     )
-
-
-class ConsentOut(BaseModel):
-    id: str
-    channel: str
-    topic: str | None
-    status: str
-    source: str
-    ip: str | None
-    user_agent: str | None
-    text: str | None
-    text_sha256: str | None
-    message_id: str | None
-    occurred_at: datetime
-
-    @classmethod
-    def of(cls, r: ConsentRecord) -> ConsentOut:
-        return cls(
-            id=r.id,
-            channel=r.channel,
-            topic=r.topic,
-            status=r.status.value,
-            source=r.source,
-            ip=r.ip,
-            user_agent=r.user_agent,
-            text=r.text,
-            text_sha256=r.text_hash,
-            message_id=r.message_id,
-            occurred_at=r.occurred_at,
-        )
 
 
 class ConsentPage(BaseModel):

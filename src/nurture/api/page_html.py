@@ -159,7 +159,7 @@ def error_html(detail: str, errors: list[FieldError] | None = None) -> str:
     body = Markup(
         '<h1>Something went wrong</h1><div class="error" role="alert"><p>{detail}</p>{listed}</div>'
     )
-    return _page("Something went wrong", body.format(detail=detail, listed=listed))
+    return _page("Something went wrong", body.format(detail=detail[:1].upper() + detail[1:], listed=listed))
 
 
 def wants_html(request: Request) -> bool:

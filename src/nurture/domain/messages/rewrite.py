@@ -13,9 +13,10 @@ import re
 from collections.abc import Callable, Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-_LINK_TAG = re.compile(r"<(?:a|area|v:roundrect)\b(?:[^>\"']|\"[^\"]*\"|'[^']*')*>", re.IGNORECASE)
-_HREF = re.compile(r"(?<=\s)href\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s\"'>=`]+))", re.IGNORECASE)
-_NO_TRACK = re.compile(r"\sdata-nurture-track\s*=\s*[\"']?off\b", re.IGNORECASE)
+_LINK_TAG = re.compile(r"<(a|area|v:roundrect)\b(?:[^>\"']|\"[^\"]*\"|'[^']*')*>", re.IGNORECASE)
+# one attribute: its quoted value is consumed whole, so text inside another attribute's value (a title
+# that mentions href=) is never taken for an attribute
+_ATTRIBUTE = re.compile(r"""\s+([^\s"'>/=]+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s"'>=`]+))?""")
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
 _WEB = ("http://", "https://")
 PIXEL = '<img src="{}" width="1" height="1" alt="" style="display:block;border:0;width:1px;height:1px">'
@@ -35,20 +36,37 @@ def rewrite_links(html: str, rewrite: Callable[[int, str], str | None]) -> str:
     def tag(match: re.Match[str]) -> str:
         nonlocal index
         source = match.group(0)
-        href = _HREF.search(source)
+        attributes = _attributes(source, len(match.group(1)) + 1)
+        href = attributes.get("href")
         if href is None:
             return source
         index += 1
-        if _NO_TRACK.search(source):
+        if attributes.get("data-nurture-track", (0, 0, ""))[2].lower() == "off":
             return source
-        raw = next((g for g in href.groups() if g is not None), "")
+        start, end, raw = href
         new = rewrite(index, htmllib.unescape(raw).strip())
         if new is None:
             return source
-        value = f'href="{htmllib.escape(new, quote=True)}"'
-        return source[: href.start()] + value + source[href.end() :]
+        return f'{source[:start]}"{htmllib.escape(new, quote=True)}"{source[end:]}'
 
     return _LINK_TAG.sub(tag, html)
+
+
+def _attributes(tag: str, pos: int) -> dict[str, tuple[int, int, str]]:
+    """Attribute name (lower case; the first of a name wins, as in browsers) → (start, end) of its
+    value in `tag`, and the value without quotes."""
+    found: dict[str, tuple[int, int, str]] = {}
+    while pos < len(tag):
+        attribute = _ATTRIBUTE.match(tag, pos)
+        if attribute is None:
+            pos += 1
+            continue
+        name, value = attribute.group(1).lower(), attribute.group(2)
+        if value is not None and name not in found:
+            bare = value[1:-1] if value[:1] in ("'", '"') else value
+            found[name] = (attribute.start(2), attribute.end(2), bare)
+        pos = attribute.end()
+    return found
 
 
 def add_pixel(html: str, url: str) -> str:

@@ -4,7 +4,8 @@ template is saved only if it outputs `{{ workspace.postal_address }}` (the messa
 condition that can be false.
 
 The check renders the compiled template with no contact and a marker as the address, and looks for the
-marker in the HTML and in a hand-written text part. A body that cannot render without a contact (a
+marker in the HTML (outside comments, Outlook-only conditional blocks included) and in a hand-written
+text part. A body that cannot render without a contact (a
 filter that needs a value) is judged by its sources instead: one of them must mention the address.
 """
 
@@ -22,6 +23,7 @@ from nurture.domain.templates.render import CompiledTemplate
 
 MARKER = "NurturePostalAddressCheck"
 _MENTION = re.compile(r"workspace\s*(?:\.\s*postal_address|\[\s*['\"]postal_address['\"]\s*\])")
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 ADVICE = (
     "a marketing email must show the workspace's postal address (CAN-SPAM): add "
     "{{ workspace.postal_address }} to the body or its layout, outside any condition"
@@ -42,7 +44,7 @@ def check_postal_address(
             raise Invalid.one(body, ADVICE) from None
         return
     errors = []
-    if MARKER not in (rendered.html or ""):
+    if MARKER not in _COMMENT.sub("", rendered.html or ""):  # in a comment, no one reads it
         errors.append(FieldError(body, ADVICE))
     if content.text is not None and MARKER not in rendered.text:
         errors.append(FieldError("text", ADVICE))
