@@ -35,6 +35,8 @@ from nurture.store.schema import metadata
 from tests.http_peer import RecordingServer, recording_server
 
 START = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+LINK_SECRET = "nurture-test-link-secret"  # signs the links of every container and server in tests
+PUBLIC_URL = "http://testserver"  # the TestClient's own address, so tests can follow the links
 
 
 def _worker() -> str:
@@ -60,6 +62,18 @@ def _postgres_database(base_url: str, name: str) -> str:
     engine.dispose()
     url = engine.url.set(database=name)
     return url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def link_secret() -> Iterator[str]:
+    """Servers and CLI runs started by tests sign with a known key, and none writes one under ./var."""
+    before = os.environ.get("NURTURE_SECRET_KEY")
+    os.environ["NURTURE_SECRET_KEY"] = LINK_SECRET
+    yield LINK_SECRET
+    if before is None:
+        del os.environ["NURTURE_SECRET_KEY"]
+    else:
+        os.environ["NURTURE_SECRET_KEY"] = before
 
 
 @pytest.fixture(scope="session")
@@ -93,7 +107,10 @@ def clock() -> ManualClock:
 @pytest.fixture
 def container(database_url: str, clock: ManualClock) -> Iterator[Container]:
     """A container on an emptied database, with a manual clock and no key cache."""
-    built = build(Settings(database_url=database_url, key_cache_seconds=0), clock=clock)
+    settings = Settings(
+        database_url=database_url, key_cache_seconds=0, secret_key=LINK_SECRET, public_url=PUBLIC_URL
+    )
+    built = build(settings, clock=clock)
     with built.db.write() as conn:
         for table in reversed(metadata.sorted_tables):
             conn.execute(table.delete())

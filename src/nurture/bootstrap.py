@@ -14,19 +14,24 @@ from nurture.services.background import PollingWorker
 from nurture.services.capture import CapturedMailService, capture_channels
 from nurture.services.catalog import CatalogService
 from nurture.services.clock import Clock, SystemClock
+from nurture.services.consents import ConsentLedger
 from nurture.services.contacts import ContactService
 from nurture.services.dispatch import Dispatcher
+from nurture.services.double_opt_in import DoubleOptIn
 from nurture.services.imports import ImportService
 from nurture.services.ingest import IngestService
 from nurture.services.journeys.active import ActiveJourneys
 from nurture.services.journeys.definitions import JourneyService
 from nurture.services.journeys.engine import JourneyWorker
 from nurture.services.lifecycle import LifecycleStages
+from nurture.services.link_tracking import LinkTracking
+from nurture.services.links import LinkSettingsCache, MessageLinks
 from nurture.services.lists import ListService
 from nurture.services.message_metrics import MetricsService
 from nurture.services.messages import MessageService
 from nurture.services.messaging_settings import MessagingSettingsService
 from nurture.services.owners import OwnerService
+from nurture.services.preferences import PreferenceService
 from nurture.services.routing_rules import RoutingService
 from nurture.services.scoring_models import ScoringService
 from nurture.services.segments import SegmentService
@@ -35,7 +40,9 @@ from nurture.services.sms import SmsService
 from nurture.services.subscriptions import SubscriptionService
 from nurture.services.tags import TagService
 from nurture.services.templates import TemplateCache, TemplateService
+from nurture.services.topics import TopicService
 from nurture.services.transports import Channels
+from nurture.services.unsubscribe import UnsubscribeService
 from nurture.services.webhook_worker import WebhookWorker
 from nurture.services.webhooks import WebhookService
 from nurture.services.workspaces import WorkspaceService
@@ -82,6 +89,14 @@ class Container:
     alerts: AlertService
     sms: SmsService
     sms_transport: TwilioSms
+
+    links: MessageLinks  # the dispatcher's seam: List-Unsubscribe headers, tracked HTML, link context
+    link_tracking: LinkTracking
+    unsubscribe: UnsubscribeService
+    preferences: PreferenceService
+    double_opt_in: DoubleOptIn
+    topics: TopicService
+    consents: ConsentLedger
 
     def background(self) -> list[PollingWorker]:
         """The workers `nurture serve` embeds and `nurture worker` runs."""
@@ -134,6 +149,7 @@ def build(
         on_journeys=journey_worker.wake,
     )
     ingest.on_commit = audience.wake
+    links = MessageLinks(settings.base_url(), settings.link_secret(), LinkSettingsCache(db))
     http = HttpCaller(timeout=settings.webhook_timeout_seconds, concurrency=settings.webhook_concurrency)
     template_cache = TemplateCache()
     dispatcher = Dispatcher(
@@ -142,6 +158,7 @@ def build(
         template_cache,
         channels or capture_channels(db, clock),
         smtp_url=settings.smtp_url,
+        links=links,
         poll=settings.dispatch_poll_seconds,
     )
     journey_worker.on_sent = dispatcher.wake
@@ -180,4 +197,11 @@ def build(
         metrics=MetricsService(db),
         mail=CapturedMailService(db),
         dispatcher=dispatcher,
+        links=links,
+        link_tracking=LinkTracking(db, clock, links.links),
+        unsubscribe=UnsubscribeService(db, clock, links.links),
+        preferences=PreferenceService(db, clock, links.links),
+        double_opt_in=DoubleOptIn(db, clock, links.links),
+        topics=TopicService(db, clock),
+        consents=ConsentLedger(db, clock),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from pathlib import Path
 
 from pydantic import Field
@@ -70,6 +72,20 @@ class Settings(BaseSettings):
         default=True, description="Create the 'Example' workspace on first start of `nurture serve`."
     )
 
+    secret_key: str | None = Field(
+        default=None,
+        description="Signs the links in messages (tracking, unsubscribe, preferences, confirmation). "
+        "Unset: a random key is made on first start and kept in NURTURE_SECRET_KEY_FILE. Set the same "
+        "value on every machine when more than one serves links.",
+    )
+    secret_key_file: Path = Field(
+        default=Path("var/secret_key"), description="Where the generated secret key is kept."
+    )
+
+    def link_secret(self) -> str:
+        """NURTURE_SECRET_KEY, else the key kept in `secret_key_file` (made on first use)."""
+        return self.secret_key or persisted_secret(self.secret_key_file)
+
     def base_url(self) -> str:
         """Where nurture is reached from outside: `public_url`, or this server's own address."""
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
@@ -88,3 +104,24 @@ class Settings(BaseSettings):
         if self.database_url.startswith(prefix):
             return Path(self.database_url[len(prefix) :])
         return None
+
+
+def persisted_secret(path: Path) -> str:
+    """The secret kept at `path`, made (256 random bits, file mode 0600) when there is none. Several
+    processes starting at once agree: the file appears whole, by a hard link that only the first wins."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        handle = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(handle, "w") as out:
+            out.write(secrets.token_urlsafe(32) + "\n")
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    secret = path.read_text().strip()
+    if not secret:
+        raise ValueError(f"{path} is empty: delete it to have a new key made, or set NURTURE_SECRET_KEY")
+    return secret

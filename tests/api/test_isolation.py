@@ -18,11 +18,23 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from nurture.bootstrap import Container
+from nurture.domain.messages.links import Links, derive_key
 from nurture.domain.tracking import MessageType
 from nurture.services.workspaces import NewWorkspace
 from nurture.store.schema import api_keys, metadata, workspaces
-from tests.conftest import secret, write_auth
+from tests.conftest import PUBLIC_URL, secret, write_auth
 
+# Routes a recipient reaches from a message: no credentials, the signed token in the path is the key.
+SIGNED = {
+    ("GET", "/t/c/{token}"),
+    ("GET", "/t/o/{token}.gif"),
+    ("GET", "/u/{token}"),
+    ("POST", "/u/{token}"),
+    ("GET", "/p/{token}"),
+    ("POST", "/p/{token}"),
+    ("GET", "/c/{token}"),
+    ("POST", "/c/{token}"),
+}
 # Routes that hold no workspace data and answer anyone.
 PUBLIC = {
     ("GET", "/healthz"),
@@ -206,6 +218,10 @@ def _with_audiences(client: TestClient, acme: Acme) -> Acme:
             client.post(f"/api/v1/contacts/{contact_id}/assign", headers=admin).json()["owner_id"]
             in acme.owners
         )
+    # a double opt-in topic and a subscribe: a consent record, an outbox row, the confirmation template
+    post("/api/v1/topics", {**TOPIC_BODY, "double_opt_in": True})
+    subscribe = {"topic": TOPIC_BODY["name"], "consent_text": "Yes please", "ip": "192.0.2.1"}
+    assert post(f"/api/v1/contacts/{acme.contacts[0]}/subscriptions", subscribe)["status"] == "pending"
     return acme
 
 
@@ -234,7 +250,7 @@ def messaging(client: TestClient, admin: dict[str, str]) -> dict[str, str]:
     """A's snippet, layout and template (two versions), sender, settings and a message sent."""
     made = {}
     for kind, body in (
-        ("snippet", {"name": "footer", "body": "<p>Acme footer</p>"}),
+        ("snippet", {"name": "footer", "body": "<p>Acme footer {{ workspace.postal_address }}</p>"}),
         ("layout", {"name": "Acme brand", "body": "<html><body>{{ content }}</body></html>"}),
         ("template", {"name": "Acme welcome", "subject": "Hi", "html": "{% render 'footer' %}"}),
     ):
@@ -359,6 +375,7 @@ COLLECTION_BODIES: dict[str, dict[str, Any]] = {
     "/api/v1/alerts": {"title": "Mallory", "slack_webhook_urls": ["https://acme.example.com/hooks"]},
     "/api/v1/messaging/settings": {"postal_address": "Mallory, 2 Side St"},
     "/api/v1/senders": {"name": "Acme", "from_name": "Mallory", "from_email": "news@acme.example.com"},
+    "/api/v1/topics": {"channel": "email", "name": "globex-news", "label": "Globex news"},
 }
 # Valid bodies for item routes that take one, so the intruder's call reaches the workspace check.
 ITEM_BODIES: dict[str, dict[str, Any]] = {
@@ -374,6 +391,14 @@ ITEM_BODIES: dict[str, dict[str, Any]] = {
     "/api/v1/journeys/{journey}/enrollments": {"contact_ids": ["anyone"]},
     "/api/v1/templates/{template_id}/test-send": {"to": "mallory@globex.example.com"},
 }
+# Bodies for routes whose path another method shares with a different body.
+METHOD_BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/api/v1/contacts/{contact_id}/subscriptions"): {
+        "topic": "acme-news",
+        "consent_text": "Mallory",
+    },
+}
+TOPIC_BODY = {"channel": "email", "name": "acme-news", "label": "Acme news"}
 
 
 def path_values(path: str, acme: Acme) -> list[str]:
@@ -396,6 +421,8 @@ def path_values(path: str, acme: Acme) -> list[str]:
         "journey": acme.journeys,
         "endpoint_id": [acme.hooks["endpoint"]],
         "delivery_id": [acme.hooks["delivery"]],
+        "channel": ["email"],
+        "name": [TOPIC_BODY["name"]],
     }
     paths = [path]
     for name in re.findall(r"{(\w+)}", path):
@@ -410,7 +437,11 @@ SCORING_MODEL: dict[str, Any] = {
     "rules": [{"type": "event", "id": "signup", "points": 10, "name": "Signed Up"}],
     "thresholds": [{"score": 50, "stage": "mql"}],
 }
-TEMPLATE_BODY = {"name": "Acme welcome", "subject": "Hi {{ contact.first_name }}", "html": "<p>Hi</p>"}
+TEMPLATE_BODY = {
+    "name": "Acme welcome",
+    "subject": "Hi {{ contact.first_name }}",
+    "html": "<p>Hi</p>{{ workspace.postal_address }}",
+}
 CHANGE_BODIES: dict[str, dict[str, Any]] = {
     "contacts": {"first_name": "Mallory", "attributes": {"owned": True}},
     "accounts": {"name": "Mallory"},
@@ -422,6 +453,7 @@ CHANGE_BODIES: dict[str, dict[str, Any]] = {
     "segments": {"name": "Mallory", "condition": {"type": "event", "name": "Intruded"}},
     "webhooks": {"description": "Mallory", "enabled": False},
     "senders": {"name": "Acme", "from_name": "Acme", "from_email": "news@acme.example.com"},
+    "topics": {"label": "Mallory"},
 }
 LIST_FILTERS = {
     "/api/v1/contacts": [
@@ -438,6 +470,20 @@ LIST_FILTERS = {
     "/api/v1/segments": [{}, {"status": "active"}],
     "/api/v1/messages": [{}, {"status": "sent"}],
 }
+
+
+def forged_tokens(path: str, acme: Acme) -> list[str]:
+    """Tokens naming A's workspace, contact and outbox row, signed with a key that is not the server's."""
+    links = Links(PUBLIC_URL, derive_key("an intruder's guess"))
+    url = {
+        "/t/c/": links.click_url(acme.workspace.id, "send", 0, "https://evil.example.com/"),
+        "/t/o/": links.open_url(acme.workspace.id, "send").removesuffix(".gif"),
+        "/u/": links.unsubscribe_url(acme.workspace.id, "send", acme.contacts[0]),
+        "/p/": links.preferences_url(acme.workspace.id, acme.contacts[0]),
+        "/c/": links.confirm_url(acme.workspace.id, "send"),
+    }[path.removesuffix("{token}.gif").removesuffix("{token}")]
+    token = url.rsplit("/", 1)[1]
+    return [token, token[:-1], f"{acme.workspace.id}.{acme.contacts[0]}"]
 
 
 def leaked(response: Any, acme: Acme) -> list[str]:
@@ -457,7 +503,15 @@ def test_another_workspaces_keys_reach_nothing_of_workspace_a_on_any_route(
         if (method, path) in PUBLIC:
             continue
         exercised.add((method, path))
-        if (method, path) in KEY_IN_PATH:
+        if (method, path) in SIGNED:
+            for token in forged_tokens(path, acme):
+                target = path.replace("{token}", token)
+                response = client.request(
+                    method, target, data={"List-Unsubscribe": "One-Click", "scope": "all"}
+                )
+                assert response.status_code == 404, (method, target, response.text)
+                assert leaked(response, acme) == []
+        elif (method, path) in KEY_IN_PATH:
             mine = client.get(path.replace("{write_key}", other_workspace.write_key))
             assert mine.status_code == 200
             assert acme.workspace.write_key not in mine.text
@@ -481,7 +535,7 @@ def test_another_workspaces_keys_reach_nothing_of_workspace_a_on_any_route(
             section = path.split("/")[3]
             for target in path_values(path, acme):
                 change = CHANGE_BODIES.get(section, {}) if method in ("PUT", "PATCH") else None
-                change = ITEM_BODIES.get(path, change)
+                change = METHOD_BODIES.get((method, path), ITEM_BODIES.get(path, change))
                 response = client.request(method, target, headers=intruder, json=change)
                 assert response.status_code == 404, (method, target, response.text)
                 assert leaked(response, acme) == []
@@ -527,7 +581,7 @@ def test_without_credentials_or_with_the_wrong_kind_of_key_every_private_route_a
         "unknown key": {"headers": {"Authorization": "Bearer ns_not-a-key"}},
         "malformed header": {"headers": {"Authorization": "Basic %%%"}},
     }
-    for method, path in sorted(routes(client) - PUBLIC - KEY_IN_PATH - TOKEN_IN_PATH):
+    for method, path in sorted(routes(client) - PUBLIC - KEY_IN_PATH - TOKEN_IN_PATH - SIGNED):
         tracking = path.startswith("/v1/")
         for how, credentials in attempts.items():
             if (not tracking and how == "secret key as basic") or (tracking and how == "write key as basic"):

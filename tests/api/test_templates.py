@@ -22,6 +22,7 @@ HTML = (
     "<td>{{ item.price | money: 'EUR' }}</td></tr>{% endfor %}</table>"
     "{% render 'footer', contact: contact %}"
 )
+ADDRESS = "<p>{{ workspace.postal_address }}</p>"  # marketing email shows it (CAN-SPAM)
 LAYOUT = "<html><head><style>.item { color: #333333 }</style></head><body>{{ content }}</body></html>"
 
 
@@ -53,7 +54,9 @@ def ann(api: Templates) -> str:
     return str(response.json()["id"])
 
 
-def snippet(api: Templates, name: str = "footer", body: str = "<p>Acme · {{ contact.email }}</p>") -> Any:
+def snippet(
+    api: Templates, name: str = "footer", body: str = "<p>Acme · {{ contact.email }}</p>" + ADDRESS
+) -> Any:
     response = api.call("POST", "/api/v1/snippets", json={"name": name, "body": body})
     assert response.status_code == 201, response.text
     return response.json()
@@ -131,7 +134,7 @@ def test_saving_a_new_version_keeps_the_old_one_readable(api: Templates) -> None
 def test_a_template_that_does_not_compile_is_refused_naming_the_field(
     api: Templates, body: dict[str, Any], field: str, line: int | None, column: int | None
 ) -> None:
-    valid = {"name": "Welcome", "subject": "Hi", "html": "<p>Hi</p>"}
+    valid = {"name": "Welcome", "subject": "Hi", "html": "<p>Hi</p>" + ADDRESS}
     kept = api.create(**valid)
     for method, path in (("POST", "/api/v1/templates"), ("PUT", f"/api/v1/templates/{kept['id']}")):
         problem = api.problem(method, path, json={**valid, **body})
@@ -157,7 +160,7 @@ def test_a_render_error_at_preview_is_a_clear_problem_not_half_a_message(api: Te
     bomb = api.create(
         name="Bomb",
         subject="x",
-        html="{% for a in (1..1000) %}{% for b in (1..1000) %}x{% endfor %}{% endfor %}",
+        html=ADDRESS + "{% for a in (1..1000) %}{% for b in (1..1000) %}x{% endfor %}{% endfor %}",
     )
     problem = api.problem("POST", f"/api/v1/templates/{bomb['id']}/preview", json={})
     assert problem["title"] == "Template cannot be rendered"
@@ -167,7 +170,7 @@ def test_a_render_error_at_preview_is_a_clear_problem_not_half_a_message(api: Te
 
 
 def test_preview_for_an_unknown_contact_or_bad_sample_is_refused(api: Templates, ann: str) -> None:
-    template = api.create(name="Welcome", subject="Hi", html="<p>Hi</p>")
+    template = api.create(name="Welcome", subject="Hi", html="<p>Hi</p>" + ADDRESS)
     path = f"/api/v1/templates/{template['id']}/preview"
     assert api.problem("POST", path, json={"contact_id": "nobody"})["errors"][0]["field"] == "contact_id"
     bad = {"contact_id": ann, "event": {"properties": ["not", "an", "object"]}}
@@ -230,7 +233,7 @@ def test_snippets_and_layouts_refuse_bad_input(api: Templates) -> None:
 
 def test_a_layout_in_use_cannot_be_deleted_and_a_deleted_template_is_gone(api: Templates) -> None:
     brand = layout(api)
-    template = api.create(name="T", subject="s", html="<p>x</p>", layout_id=brand["id"])
+    template = api.create(name="T", subject="s", html="<p>x</p>" + ADDRESS, layout_id=brand["id"])
     assert api.call("DELETE", f"/api/v1/layouts/{brand['id']}").status_code == 409
     to_mjml = {"name": "Brand", "format": "mjml", "body": "<mjml><mj-body>{{ content }}</mj-body></mjml>"}
     assert (
@@ -248,7 +251,7 @@ def test_a_layout_in_use_cannot_be_deleted_and_a_deleted_template_is_gone(api: T
 def test_a_template_never_renders_another_workspaces_snippet(
     api: Templates, client: TestClient, other_workspace: NewWorkspace
 ) -> None:
-    snippet(api, "footer", "<p>Acme secret footer</p>")
+    snippet(api, "footer", "<p>Acme secret footer</p>" + ADDRESS)
     theirs = Templates(client, other_workspace, "/api/v1/templates")
     body = {"name": "T", "subject": "s", "html": "<div>{% render 'footer' %}</div>"}
     problem = theirs.problem("POST", "/api/v1/templates", json=body)
@@ -256,7 +259,7 @@ def test_a_template_never_renders_another_workspaces_snippet(
         {"field": "html", "line": 1, "column": 16, "message": "no snippet named 'footer' in this workspace"}
     ]
     assert "Acme secret" not in str(problem)
-    globex = snippet(theirs, "footer", "<p>Globex footer</p>")
+    globex = snippet(theirs, "footer", "<p>Globex footer</p>" + ADDRESS)
     template = theirs.create(**body)
     assert "Globex footer" in theirs.preview(template["id"]).json()["html"]
     # a snippet deleted after the template was saved: the render fails whole, with the reason

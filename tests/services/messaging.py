@@ -95,6 +95,8 @@ def template(
     if kind is TemplateKind.SMS:
         content = Content(text=text or "Hi {{ contact.first_name }}")
     else:
+        if category is Category.MARKETING and "postal_address" not in html:
+            html += "<p>{{ workspace.postal_address }}</p>"  # CAN-SPAM: marketing mail shows it
         content = Content(
             subject=subject, body_format=BodyFormat.HTML, body=html, text=text, from_email=from_email
         )

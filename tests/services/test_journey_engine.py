@@ -25,7 +25,11 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "journeys"
 
 
 def _template(container: Container, workspace_id: str, name: str) -> str:
-    content = Content(subject=name, body_format=BodyFormat.HTML, body="<p>Hi {{ contact.first_name }}</p>")
+    content = Content(
+        subject=name,
+        body_format=BodyFormat.HTML,
+        body="<p>Hi {{ contact.first_name }}</p><p>{{ workspace.postal_address }}</p>",
+    )
     data = TemplateInput(name, TemplateKind.EMAIL, Category.MARKETING, content)
     return container.templates.create(workspace_id, data).id
 

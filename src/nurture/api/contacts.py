@@ -11,6 +11,7 @@ from nurture.api.auth import secret_workspace
 from nurture.api.schemas import (
     AccountOut,
     ActivityOut,
+    ConsentOut,
     ContactBody,
     ContactExportOut,
     ContactOut,
@@ -134,7 +135,7 @@ async def contact_events(
 @router.get("/{contact_id}/export", response_model=ContactExportOut, summary="Everything held on a contact")
 async def export_contact(request: Request, workspace_id: Workspace, contact_id: str) -> ContactExportOut:
     """For data-subject access requests: profile, identities, every event, accounts, merges, lists,
-    subscriptions and activities."""
+    subscriptions, the consent ledger and activities."""
     data = await run_in_threadpool(_container(request).contacts.export, workspace_id, contact_id)
     return ContactExportOut(
         contact=ContactOut.of(data.contact),
@@ -144,5 +145,6 @@ async def export_contact(request: Request, workspace_id: Workspace, contact_id: 
         merged=data.merged,
         lists=[{"id": item.id, "name": item.name, "added_at": at} for item, at in data.lists],
         subscriptions=[SubscriptionOut.of(s) for s in data.subscriptions],
+        consents=[ConsentOut.of(r) for r in data.consents],
         activities=[ActivityOut.of(a) for a in data.activities],
     )

@@ -6,8 +6,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse
 from starlette.exceptions import HTTPException
 
+from nurture.api.page_html import HEADERS, error_html, wants_html
 from nurture.api.responses import json_response
 from nurture.domain.errors import (
     Conflict,
@@ -69,9 +71,11 @@ def _field_error(error: Any) -> FieldError:
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(NurtureError)
-    async def _domain(_request: Request, exc: NurtureError) -> Response:
+    async def _domain(request: Request, exc: NurtureError) -> Response:
         status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 400)
         errors = exc.errors if isinstance(exc, Invalid) else None
+        if wants_html(request):  # a recipient's browser on an unsubscribe, preference or confirm page
+            return HTMLResponse(error_html(exc.detail, errors), status_code=status, headers=HEADERS)
         return problem(status, exc.title, exc.detail, errors)
 
     @app.exception_handler(RequestValidationError)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from nurture.domain.activities import Activity
 from nurture.domain.contacts import Account, Contact, Event
+from nurture.domain.messages.consent import ConsentRecord
 from nurture.domain.subscriptions import Subscription
 
 
@@ -138,6 +139,36 @@ class AccountPage(BaseModel):
     next_cursor: str | None
 
 
+class ConsentOut(BaseModel):
+    id: str
+    channel: str
+    topic: str | None
+    status: str
+    source: str
+    ip: str | None
+    user_agent: str | None
+    text: str | None
+    text_sha256: str | None
+    message_id: str | None
+    occurred_at: datetime
+
+    @classmethod
+    def of(cls, r: ConsentRecord) -> ConsentOut:
+        return cls(
+            id=r.id,
+            channel=r.channel,
+            topic=r.topic,
+            status=r.status.value,
+            source=r.source,
+            ip=r.ip,
+            user_agent=r.user_agent,
+            text=r.text,
+            text_sha256=r.text_hash,
+            message_id=r.message_id,
+            occurred_at=r.occurred_at,
+        )
+
+
 class ContactExportOut(BaseModel):
     contact: ContactOut
     identities: list[dict[str, str]]
@@ -146,6 +177,7 @@ class ContactExportOut(BaseModel):
     merged: list[dict[str, Any]]
     lists: list[dict[str, Any]]
     subscriptions: list[SubscriptionOut]
+    consents: list[ConsentOut]
     activities: list[ActivityOut]
 
 

@@ -77,6 +77,11 @@ def serve(
     """Run the HTTP server: tracking API, admin API, health and metrics (and, by default, the worker)."""
     if worker is not None:
         os.environ["NURTURE_EMBEDDED_WORKER"] = "true" if worker else "false"  # read by the app factory
+    # the app factory reads them too: links in messages default to the address actually served
+    if host is not None:
+        os.environ["NURTURE_HOST"] = host
+    if port is not None:
+        os.environ["NURTURE_PORT"] = str(port)
     settings = Settings()
     configure(settings.log_level, settings.log_json)
     with container_for_cli() as container:

@@ -15,6 +15,7 @@ from nurture.domain.audiences import StaticList, check_tag
 from nurture.domain.contacts import Account, Contact, Event, IdentityKind, Page
 from nurture.domain.errors import Conflict, Invalid, NotFound
 from nurture.domain.lifecycle import check_stage
+from nurture.domain.messages.consent import ConsentRecord
 from nurture.domain.profile import CORE_FIELDS, TraitUpdate, parse_traits
 from nurture.domain.subscriptions import Subscription
 from nurture.services.clock import Clock
@@ -24,6 +25,7 @@ from nurture.services.paging import decode_id_cursor, decode_time_cursor, encode
 from nurture.services.routing import change_owner
 from nurture.store import accounts as account_store
 from nurture.store import activities as activity_store
+from nurture.store import consents as consent_store
 from nurture.store import contacts as store
 from nurture.store import events as event_store
 from nurture.store import lists as list_store
@@ -47,6 +49,7 @@ class ContactExport:
     merged: list[dict[str, Any]]
     lists: list[tuple[StaticList, datetime]]
     subscriptions: list[Subscription]
+    consents: list[ConsentRecord]
     activities: list[Activity]
 
 
@@ -230,6 +233,7 @@ class ContactService:
                 merged=store.merges_into(conn, workspace_id, contact.id),
                 lists=list_store.lists_of(conn, workspace_id, contact.id),
                 subscriptions=subscription_store.of_contact(conn, workspace_id, contact.id),
+                consents=consent_store.of_contact(conn, workspace_id, contact.id),
                 activities=_all_activities(conn, workspace_id, contact.id),
             )
 

@@ -167,6 +167,6 @@ class Renderer:
             html=self.links.rewrite_html(rendered.html, message) if rendered.html is not None else None,
             text=rendered.text,
             reply_to=content.reply_to or (sender.reply_to if sender else None),
-            headers=self.links.headers(message, config),
+            headers=self.links.headers(message, from_email),
         )
         return Prepared(item, template.version, config, email=email)

@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 from nurture.domain.contacts import Page
 from nurture.domain.errors import Conflict, Invalid, NotFound
 from nurture.domain.templates.compile import check_layout, mjml_to_html, wrap
+from nurture.domain.templates.compliance import check_postal_address
 from nurture.domain.templates.context import account_data, contact_data, message_context
 from nurture.domain.templates.liquid import Environments, RenderFailed
 from nurture.domain.templates.model import (
@@ -39,6 +40,7 @@ from nurture.store import templates as store
 from nurture.store.db import Database
 from nurture.store.ids import new_id
 from nurture.store.schema import contacts, layouts, snippets
+from nurture.store.tracking import settings_document
 from nurture.store.workspaces import get_workspace
 
 MAX_PAGE = 500
@@ -140,7 +142,11 @@ class TemplateService:
             if layout is None:
                 raise Invalid.one("layout_id", f"no layout {content.layout_id} in this workspace")
         _versions, envs = self.cache.environments(conn, workspace_id)
-        compile_template(envs, data.kind, content, layout)
+        compiled = compile_template(envs, data.kind, content, layout)
+        if data.kind is TemplateKind.EMAIL and data.category is Category.MARKETING:
+            sources = [layout.body] if layout else []
+            sources += [s.body for s in store.list_snippets(conn, workspace_id)]
+            check_postal_address(compiled, content, self.clock.now(), sources)
         return content
 
     def create(self, workspace_id: str, data: TemplateInput) -> Template:
@@ -360,5 +366,12 @@ def _event(event: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 
 def _workspace(conn: Connection, workspace_id: str) -> dict[str, Any]:
+    """The `workspace` part of the render context: id, name and the postal address of the messaging
+    settings (CAN-SPAM footers)."""
     found = get_workspace(conn, workspace_id)
-    return {"id": workspace_id, "name": found.name if found else None}
+    address = settings_document(conn, workspace_id).get("postal_address")
+    return {
+        "id": workspace_id,
+        "name": found.name if found else None,
+        "postal_address": address if isinstance(address, str) else None,
+    }

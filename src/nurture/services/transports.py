@@ -45,7 +45,7 @@ class MessageLinks(Protocol):
         """Extra `message.*` render values, e.g. `unsubscribe_url`, `preferences_url`."""
         ...
 
-    def headers(self, message: OutboxMessage, sender: SenderConfig) -> tuple[tuple[str, str], ...]:
+    def headers(self, message: OutboxMessage, from_email: str) -> tuple[tuple[str, str], ...]:
         """Extra email headers, e.g. List-Unsubscribe and List-Unsubscribe-Post."""
         ...
 
@@ -60,7 +60,7 @@ class NoLinks:
     def context(self, message: OutboxMessage) -> dict[str, Any]:
         return {}
 
-    def headers(self, message: OutboxMessage, sender: SenderConfig) -> tuple[tuple[str, str], ...]:
+    def headers(self, message: OutboxMessage, from_email: str) -> tuple[tuple[str, str], ...]:
         return ()
 
     def rewrite_html(self, html: str, message: OutboxMessage) -> str:

@@ -17,6 +17,7 @@ from nurture.store.schema import (
     account_members,
     activities,
     captured_mail,
+    consent_records,
     contact_identities,
     contact_merges,
     contact_tags,
@@ -224,7 +225,7 @@ def move_contact_rows(
     `contact_merges`, ends the source's stays (history keeps them under the source id) and evaluates
     the survivor."""
     _fill_stage_and_owner(conn, workspace_id, source_id, target_id)
-    for table in (contact_identities, events, activities, messages, message_events):
+    for table in (contact_identities, events, activities, messages, message_events, consent_records):
         conn.execute(
             update(table)
             .where(table.c.workspace_id == workspace_id, table.c.contact_id == source_id)
@@ -441,8 +442,9 @@ def _attribute_text(conn: Connection, name: str) -> Any:
 
 def delete_contact_rows(conn: Connection, workspace_id: str, contact_id: str) -> None:
     """Erase a contact: messages (and the mail captured for them), message events, events,
-    identities, memberships, lists, tags, subscriptions, activities, scores, segment history (also of
-    the ids merged into it), queued audience changes and timers, merge records and the contact row."""
+    identities, memberships, lists, tags, subscriptions, consent records, activities, scores, segment
+    history (also of the ids merged into it), queued audience changes and timers, merge records and
+    the contact row."""
     scoring.delete_scores(conn, workspace_id, contact_id)
     conn.execute(
         delete(captured_mail).where(
@@ -465,6 +467,7 @@ def delete_contact_rows(conn: Connection, workspace_id: str, contact_id: str) ->
         subscriptions,
         activities,
         pending_changes,
+        consent_records,
     ):
         conn.execute(
             delete(table).where(table.c.workspace_id == workspace_id, table.c.contact_id == contact_id)

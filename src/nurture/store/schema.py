@@ -617,6 +617,9 @@ messages = Table(
     Index(None, "workspace_id", "template_id"),
     Index(None, "workspace_id", "journey_id", "node_id"),
     Index(None, "workspace_id", "campaign_id"),
+    # the mailto unsubscribe address names only the send (a local part holds 64 characters): found
+    # by id alone, then checked against the workspace with its MAC
+    Index(None, "id"),
     Index(None, "workspace_id", "created_at", "id"),  # the API's listing
 )
 
@@ -823,4 +826,27 @@ webhook_cursors = Table(
     Column("recheck_at", UTCDateTime(), nullable=False),
     PrimaryKeyConstraint("workspace_id"),
     ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
+)
+
+# The consent ledger: every consent change a person made through a form, a confirmation, an
+# unsubscribe or the preference page, with where it came from and the exact text shown (and its
+# SHA-256). Read at /api/v1/contacts/{id}/consents, exported with the contact, erased with it.
+consent_records = Table(
+    "consent_records",
+    metadata,
+    Column("workspace_id", String(ID), nullable=False),
+    Column("id", String(ID), nullable=False),
+    Column("contact_id", String(ID), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("topic", String(200), nullable=True),  # null: the channel as a whole
+    Column("status", String(16), nullable=False),  # subscribed | unsubscribed | pending
+    Column("source", String(64), nullable=False),  # form | double_opt_in | unsubscribe_page | …
+    Column("ip", String(45), nullable=True),
+    Column("user_agent", String(512), nullable=True),
+    Column("text", Text(), nullable=True),
+    Column("text_hash", String(64), nullable=True),
+    Column("message_id", String(64), nullable=True),  # the send whose link led to the change
+    Column("occurred_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "id"),
+    Index(None, "workspace_id", "contact_id", "id"),
 )

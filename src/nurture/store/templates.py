@@ -309,3 +309,18 @@ def save_snippet(conn: Connection, workspace_id: str, snippet: Snippet, *, new: 
 def delete_row(conn: Connection, table: Table, workspace_id: str, row_id: str) -> bool:
     result = conn.execute(delete(table).where(table.c.workspace_id == workspace_id, table.c.id == row_id))
     return result.rowcount > 0
+
+
+def live_template_named(conn: Connection, workspace_id: str, name: str) -> str | None:
+    """The id of the oldest live template called `name`, if any."""
+    found: str | None = conn.execute(
+        select(templates.c.id)
+        .where(
+            templates.c.workspace_id == workspace_id,
+            templates.c.name == name,
+            templates.c.deleted_at.is_(None),
+        )
+        .order_by(templates.c.id)
+        .limit(1)
+    ).scalar()
+    return found

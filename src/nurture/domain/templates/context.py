@@ -7,8 +7,9 @@ booleans, None, dates), never ORM rows or callables, so a template can read data
     event      id, name, type, timestamp, properties{…}           (what triggered the message, if any)
     run        whatever the journey run carries (later: journey, node, data)
     data       what an API send (`POST /api/v1/messages`) passed, e.g. a receipt's items
-    workspace  id, name, postal_address
-    message    id, channel and links added by tracking (unsubscribe_url, preferences_url)
+    workspace  id, name, postal_address (from the messaging settings)
+    message    id, channel and the links of services/links.py: unsubscribe_url, preferences_url
+               (and confirm_url, topic_label in a double opt-in confirmation)
     now        the moment of rendering (the service's clock)
 """
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-11-27 00:36:08.932606
+Create Date: 2026-11-27 00:37:44.614944
 """
 
 from __future__ import annotations
@@ -37,6 +37,30 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_captured_mail_workspace_id_captured_at"),
             ["workspace_id", "captured_at"],
+            unique=False,
+        )
+
+    op.create_table(
+        "consent_records",
+        sa.Column("workspace_id", sa.String(length=26), nullable=False),
+        sa.Column("id", sa.String(length=26), nullable=False),
+        sa.Column("contact_id", sa.String(length=26), nullable=False),
+        sa.Column("channel", sa.String(length=32), nullable=False),
+        sa.Column("topic", sa.String(length=200), nullable=True),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("source", sa.String(length=64), nullable=False),
+        sa.Column("ip", sa.String(length=45), nullable=True),
+        sa.Column("user_agent", sa.String(length=512), nullable=True),
+        sa.Column("text", sa.Text(), nullable=True),
+        sa.Column("text_hash", sa.String(length=64), nullable=True),
+        sa.Column("message_id", sa.String(length=64), nullable=True),
+        sa.Column("occurred_at", nurture.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "id", name=op.f("pk_consent_records")),
+    )
+    with op.batch_alter_table("consent_records", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_consent_records_workspace_id_contact_id_id"),
+            ["workspace_id", "contact_id", "id"],
             unique=False,
         )
 
@@ -177,6 +201,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("workspace_id", "id", name=op.f("pk_messages")),
     )
     with op.batch_alter_table("messages", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_messages_id"), ["id"], unique=False)
         batch_op.create_index(batch_op.f("ix_messages_status_due_at"), ["status", "due_at"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_messages_workspace_id_campaign_id"), ["workspace_id", "campaign_id"], unique=False
@@ -414,6 +439,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_messages_workspace_id_contact_id_sent_at"))
         batch_op.drop_index(batch_op.f("ix_messages_workspace_id_campaign_id"))
         batch_op.drop_index(batch_op.f("ix_messages_status_due_at"))
+        batch_op.drop_index(batch_op.f("ix_messages_id"))
 
     op.drop_table("messages")
     op.drop_table("journey_versions")
@@ -436,6 +462,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_journey_inbox_created_at"))
 
     op.drop_table("journey_inbox")
+    with op.batch_alter_table("consent_records", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_consent_records_workspace_id_contact_id_id"))
+
+    op.drop_table("consent_records")
     with op.batch_alter_table("captured_mail", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_captured_mail_workspace_id_captured_at"))
 
