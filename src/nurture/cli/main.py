@@ -9,19 +9,17 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import orjson
 import typer
 import uvicorn
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Column, Table
 
-from nurture.bootstrap import Container, build
+from nurture.cli.bounces import bounces_app
+from nurture.cli.common import JsonOption, WorkspaceOption, err, out, print_json, session
 from nurture.domain.csv_import import parse_options
-from nurture.domain.errors import Invalid, NurtureError
 from nurture.domain.keys import KeyKind
 from nurture.logs import configure
 from nurture.settings import Settings
@@ -33,13 +31,7 @@ import_app = typer.Typer(help="Import data from files.", no_args_is_help=True)
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(keys_app, name="keys")
 app.add_typer(import_app, name="import")
-
-err = Console(stderr=True)
-out = Console()
-WorkspaceOption = Annotated[
-    str | None, typer.Option("--workspace", "-w", help="Workspace id (default: the only workspace).")
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+app.add_typer(bounces_app, name="bounces")
 
 
 def _id_column() -> Column:
@@ -47,37 +39,10 @@ def _id_column() -> Column:
     return Column("id", no_wrap=True, min_width=26)
 
 
-def _print_json(value: Any) -> None:
-    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
-
-
-@contextmanager
-def _container() -> Iterator[Container]:
-    """A migrated container; user errors become one clear line on stderr and exit status 1."""
-    container = build()
-    try:
-        container.migrate()
-        yield container
-    except Invalid as exc:
-        for error in exc.errors:
-            # user text (column names, values) may contain [brackets]: never read it as markup
-            err.print(
-                f"[red]error:[/red] {escape(error.field)}: {escape(error.message)}"
-                if error.field
-                else f"error: {escape(error.message)}"
-            )
-        raise typer.Exit(1) from None
-    except NurtureError as exc:
-        err.print(f"[red]error:[/red] {escape(exc.detail)}")
-        raise typer.Exit(1) from None
-    finally:
-        container.close()
-
-
 @app.command()
 def migrate() -> None:
     """Apply database migrations (also done by `serve`)."""
-    with _container():
+    with session():
         err.print("database is up to date")
 
 
@@ -98,7 +63,7 @@ def serve(
         os.environ["NURTURE_EMBEDDED_WORKER"] = "true" if worker else "false"  # read by the app factory
     settings = Settings()
     configure(settings.log_level, settings.log_json)
-    with _container() as container:
+    with session() as container:
         seeded = container.workspaces.ensure_example() if settings.seed_example else None
     if seeded is not None:
         print(
@@ -145,7 +110,7 @@ def worker_command(
     against one PostgreSQL."""
     settings = Settings()
     configure(settings.log_level, settings.log_json)
-    with _container() as container:
+    with session() as container:
         if once:
             stats = container.audience.run_once()
             err.print(
@@ -161,10 +126,10 @@ def worker_command(
 @workspace_app.command("create")
 def workspace_create(name: str, as_json: JsonOption = False) -> None:
     """Create a workspace; prints its write key and secret key once."""
-    with _container() as container:
+    with session() as container:
         created = container.workspaces.create(name)
     if as_json:
-        _print_json(
+        print_json(
             {
                 "id": created.id,
                 "name": created.name,
@@ -183,10 +148,10 @@ def workspace_create(name: str, as_json: JsonOption = False) -> None:
 @workspace_app.command("list")
 def workspace_list(as_json: JsonOption = False) -> None:
     """List workspaces."""
-    with _container() as container:
+    with session() as container:
         found = container.workspaces.list()
     if as_json:
-        _print_json([{"id": w.id, "name": w.name, "created_at": w.created_at.isoformat()} for w in found])
+        print_json([{"id": w.id, "name": w.name, "created_at": w.created_at.isoformat()} for w in found])
         return
     table = Table(_id_column(), "name", "created")
     for w in found:
@@ -201,10 +166,10 @@ def keys_create(
     as_json: JsonOption = False,
 ) -> None:
     """Issue a new key; it is printed once and stored only hashed."""
-    with _container() as container:
+    with session() as container:
         issued = container.workspaces.issue_key(container.workspaces.resolve(workspace), kind)
     if as_json:
-        _print_json(
+        print_json(
             {
                 "id": issued.id,
                 "workspace_id": issued.workspace_id,
@@ -219,7 +184,7 @@ def keys_create(
 @keys_app.command("list")
 def keys_list(workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
     """List a workspace's keys (their first characters only)."""
-    with _container() as container:
+    with session() as container:
         found = container.workspaces.list_keys(container.workspaces.resolve(workspace))
     rows = [
         {
@@ -232,7 +197,7 @@ def keys_list(workspace: WorkspaceOption = None, as_json: JsonOption = False) ->
         for k in found
     ]
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     table = Table(_id_column(), "kind", "starts with", "created", "revoked")
     for r in rows:
@@ -243,7 +208,7 @@ def keys_list(workspace: WorkspaceOption = None, as_json: JsonOption = False) ->
 @keys_app.command("revoke")
 def keys_revoke(key_id: str, workspace: WorkspaceOption = None) -> None:
     """Revoke a key by id; requests with it fail from then on."""
-    with _container() as container:
+    with session() as container:
         container.workspaces.revoke_key(container.workspaces.resolve(workspace), key_id)
     err.print(f"revoked {key_id}")
 
@@ -272,7 +237,7 @@ def import_contacts(
     as_json: JsonOption = False,
 ) -> None:
     """Upsert contacts by user_id or email. Bad rows are reported by line and column and skipped."""
-    with _container() as container:
+    with session() as container:
         workspace_id = container.workspaces.resolve(workspace)
         with (
             file.open(encoding="utf-8-sig", newline="") as handle,
@@ -296,7 +261,7 @@ def import_contacts(
                 list_field="--list",
             )
     if as_json:
-        _print_json(
+        print_json(
             {
                 "rows": report.rows,
                 "created": report.created,

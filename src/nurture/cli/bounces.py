@@ -1,0 +1,72 @@
+"""`nurture bounces`: classify bounce and complaint reports, and apply them to a workspace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from nurture.cli.common import JsonOption, err, out, print_json
+from nurture.domain.bounces import Recipient, classify_report
+
+bounces_app = typer.Typer(help="Read bounce and complaint reports (DSN, ARF).", no_args_is_help=True)
+
+FilesArgument = Annotated[list[Path], typer.Argument(help="Report files (.eml), as received.")]
+
+
+def _read(files: list[Path]) -> list[tuple[Path, bytes]]:
+    """Every file's bytes, or one line naming each file that cannot be read and exit status 1."""
+    read, failed = [], False
+    for path in files:
+        try:
+            read.append((path, path.read_bytes()))
+        except OSError as exc:
+            err.print(f"[red]error:[/red] {escape(str(path))}: {escape(exc.strerror or str(exc))}")
+            failed = True
+    if failed:
+        raise typer.Exit(1)
+    return read
+
+
+def _recipient_json(recipient: Recipient) -> dict[str, Any]:
+    shown: dict[str, Any] = {
+        "address": recipient.address,
+        "status": recipient.status,
+        "reply_code": recipient.reply_code,
+        "kind": recipient.kind.value,
+        "reason": recipient.reason,
+    }
+    if recipient.feedback_type is not None:
+        shown["feedback_type"] = recipient.feedback_type
+    shown["diagnostic"] = recipient.diagnostic
+    return shown
+
+
+@bounces_app.command("classify")
+def classify(files: FilesArgument, as_json: JsonOption = False) -> None:
+    """Print what each report says about each recipient. Reads the files only; changes no data."""
+    results = [(path, classify_report(data)) for path, data in _read(files)]
+    if as_json:
+        print_json(
+            [
+                {"file": path.name, "recipients": [_recipient_json(r) for r in recipients]}
+                for path, recipients in results
+            ]
+        )
+        return
+    table = Table("file", "address", "kind", "status", "reply", "reason")
+    for path, recipients in results:
+        for recipient in recipients:
+            reason = recipient.reason + (f" ({recipient.feedback_type})" if recipient.feedback_type else "")
+            table.add_row(
+                escape(path.name),
+                escape(recipient.address or "-"),
+                recipient.kind.value,
+                recipient.status or "",
+                recipient.reply_code or "",
+                escape(reason),
+            )
+    out.print(table)

@@ -1,0 +1,50 @@
+"""What every `nurture` subcommand module shares: consoles, options, JSON output, the container session."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from nurture.bootstrap import Container, build
+from nurture.domain.errors import Invalid, NurtureError
+
+err = Console(stderr=True)
+out = Console()
+WorkspaceOption = Annotated[
+    str | None, typer.Option("--workspace", "-w", help="Workspace id (default: the only workspace).")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+@contextmanager
+def session() -> Iterator[Container]:
+    """A migrated container; user errors become one clear line on stderr and exit status 1."""
+    container = build()
+    try:
+        container.migrate()
+        yield container
+    except Invalid as exc:
+        for error in exc.errors:
+            # user text (column names, values) may contain [brackets]: never read it as markup
+            err.print(
+                f"[red]error:[/red] {escape(error.field)}: {escape(error.message)}"
+                if error.field
+                else f"error: {escape(error.message)}"
+            )
+        raise typer.Exit(1) from None
+    except NurtureError as exc:
+        err.print(f"[red]error:[/red] {escape(exc.detail)}")
+        raise typer.Exit(1) from None
+    finally:
+        container.close()
