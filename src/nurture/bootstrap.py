@@ -10,6 +10,8 @@ from nurture.services.audience_worker import AudienceWorker
 from nurture.services.catalog import CatalogService
 from nurture.services.clock import Clock, SystemClock
 from nurture.services.contacts import ContactService
+from nurture.services.deliveries import DeliveryService, SoftBouncePolicy
+from nurture.services.delivery_webhooks import DeliveryWebhooks
 from nurture.services.imports import ImportService
 from nurture.services.ingest import IngestService
 from nurture.services.lifecycle import LifecycleStages
@@ -51,6 +53,8 @@ class Container:
     templates: TemplateService
     segments: SegmentService
     audience: AudienceWorker
+    deliveries: DeliveryService
+    delivery_webhooks: DeliveryWebhooks
 
     def migrate(self) -> None:
         upgrade(self.db)
@@ -79,6 +83,9 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> Conta
     ingest = IngestService(db, clock)
     audience = AudienceWorker(db, clock, segments, poll=settings.worker_poll_seconds)
     ingest.on_commit = audience.wake
+    deliveries = DeliveryService(
+        db, clock, SoftBouncePolicy(settings.soft_bounce_limit, settings.soft_bounce_days)
+    )
     return Container(
         settings=settings,
         db=db,
@@ -100,4 +107,6 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> Conta
         templates=TemplateService(db, clock),
         segments=segments,
         audience=audience,
+        deliveries=deliveries,
+        delivery_webhooks=DeliveryWebhooks(db, clock, deliveries),
     )

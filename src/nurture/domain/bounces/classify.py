@@ -87,7 +87,10 @@ def _ses_notification(message: Message, text: str) -> dict[str, object] | None:
 
 def _flufl_findings(message: Message) -> list[Finding]:
     """Recipients flufl.bounce's detectors find in formats our own readers do not know."""
-    temporary, permanent = all_failures(message)
+    try:
+        temporary, permanent = all_failures(message)
+    except Exception:  # its detectors index into headers that may be missing (no From: → IndexError)
+        return []
     context = "\n".join(mime.part_text(part) for part in mime.leaves(message) if not part.is_multipart())
     findings = [
         Finding(address=address.decode("utf-8", "replace").lower(), action="delayed", context=context)
