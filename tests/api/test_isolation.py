@@ -35,6 +35,9 @@ PUBLIC = {
 }
 # analytics.js settings: the write key is the path itself and the answer holds only that key.
 KEY_IN_PATH = {("GET", "/v1/projects/{write_key}/settings")}
+# Provider webhooks: a workspace's secret token is the path itself (tests/api/test_deliveries.py shows
+# one workspace's token never reaches another's sends).
+TOKEN_IN_PATH = {("POST", "/api/v1/webhooks/deliveries/{provider}/{token}")}
 SHORT_TYPES = {"i": "identify", "t": "track", "p": "page", "s": "screen", "g": "group", "a": "alias"}
 PEOPLE = 24
 
@@ -277,6 +280,8 @@ def create_call(path: str, acme: Acme) -> dict[str, Any]:
         return {"json": {}}
     if path == "/api/v1/catalog/attributes":
         return {"json": {"name": "plan", "types": ["string", "number"]}}
+    if path == "/api/v1/bounces/inbound":
+        return {"content": INBOUND_DSN, "headers": {"content-type": "message/rfc822"}}
     if path in COLLECTION_BODIES:
         return {"json": COLLECTION_BODIES[path]}
     if path in ITEM_BODIES:
@@ -293,7 +298,16 @@ COLLECTION_BODIES: dict[str, dict[str, Any]] = {
         "definition": {"kind": "territory", "attribute": "region"},
     },
     "/api/v1/routing/settings": {"assign_at_stages": ["sql"]},
+    "/api/v1/webhooks/deliveries": {"provider": "mailgun", "signing_key": "key-0123456789abcdef"},
 }
+INBOUND_DSN = (
+    b"From: MAILER-DAEMON@mx.example.net\r\nSubject: Undelivered Mail\r\nMIME-Version: 1.0\r\n"
+    b'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+    b"--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n\r\n"
+    b"Final-Recipient: rfc822; person0@acme.example.com\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n"
+    b"--B\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+    b"Message-ID: <abcdefghijklmnopqrstuvwxyz@acme.example.com>\r\n\r\n--B--\r\n"
+)
 # Valid bodies for item routes that take one, so the intruder's call reaches the workspace check.
 ITEM_BODIES: dict[str, dict[str, Any]] = {
     "/api/v1/lists/{list_id}/members": {"contacts": [{"email": "person0@acme.example.com"}]},
@@ -322,6 +336,7 @@ def path_values(path: str, acme: Acme) -> list[str]:
         "snippet_id": [acme.messaging["snippet"]],
         "version": ["1", "2"],
         "segment_id": acme.segments,
+        "provider": ["mailgun"],
     }
     paths = [path]
     for name in re.findall(r"{(\w+)}", path):
@@ -380,6 +395,8 @@ def test_another_workspaces_keys_reach_nothing_of_workspace_a_on_any_route(
         if (method, path) in PUBLIC:
             continue
         exercised.add((method, path))
+        if (method, path) in TOKEN_IN_PATH:
+            continue
         if (method, path) in KEY_IN_PATH:
             mine = client.get(path.replace("{write_key}", other_workspace.write_key))
             assert mine.status_code == 200
@@ -432,7 +449,7 @@ def test_without_credentials_or_with_the_wrong_kind_of_key_every_private_route_a
         "unknown key": {"headers": {"Authorization": "Bearer ns_not-a-key"}},
         "malformed header": {"headers": {"Authorization": "Basic %%%"}},
     }
-    for method, path in sorted(routes(client) - PUBLIC - KEY_IN_PATH):
+    for method, path in sorted(routes(client) - PUBLIC - KEY_IN_PATH - TOKEN_IN_PATH):
         tracking = path.startswith("/v1/")
         for how, credentials in attempts.items():
             if (not tracking and how == "secret key as basic") or (tracking and how == "write key as basic"):

@@ -19,6 +19,7 @@ from nurture.api import (
     catalog,
     contact_audiences,
     contacts,
+    deliveries,
     imports,
     lists,
     ops,
@@ -101,6 +102,7 @@ def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
         scoring,
         segments,
         templates,
+        deliveries,
         ops,
     ):
         app.include_router(module.router)

@@ -36,7 +36,8 @@ def check_provider(provider: str) -> str:
 
 def check_config(provider: str, raw: Any) -> dict[str, Any]:
     """The settings a provider's signature needs, checked; errors name the field."""
-    check_provider(provider)
+    if provider not in Provider.ALL:
+        raise Invalid.one("provider", f"must be one of {', '.join(Provider.ALL)}")
     if not isinstance(raw, dict):
         raise Invalid.one("", "must be a JSON object")
     if provider == Provider.SENDGRID:
