@@ -7,9 +7,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 
-from nurture.cli.common import JsonOption, err, out, print_json
+from nurture.cli.common import JsonOption, WorkspaceOption, err, out, print_json, session
 from nurture.domain.bounces import Recipient, classify_report
 
 bounces_app = typer.Typer(help="Read bounce and complaint reports (DSN, ARF).", no_args_is_help=True)
@@ -57,7 +57,16 @@ def classify(files: FilesArgument, as_json: JsonOption = False) -> None:
             ]
         )
         return
-    table = Table("file", "address", "kind", "status", "reply", "reason")
+    # file names and addresses are what users copy: a narrow terminal wraps the reasons, not them
+    widest = max((len(r.address or "") for _, rs in results for r in rs), default=1)
+    table = Table(
+        Column("file", no_wrap=True, min_width=max((len(p.name) for p, _ in results), default=4)),
+        Column("address", no_wrap=True, min_width=widest),
+        "kind",
+        "status",
+        "reply",
+        "reason",
+    )
     for path, recipients in results:
         for recipient in recipients:
             reason = recipient.reason + (f" ({recipient.feedback_type})" if recipient.feedback_type else "")
@@ -70,3 +79,25 @@ def classify(files: FilesArgument, as_json: JsonOption = False) -> None:
                 escape(reason),
             )
     out.print(table)
+
+
+@bounces_app.command("ingest")
+def ingest(files: FilesArgument, workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
+    """Apply bounce (DSN) and complaint (ARF) mails to the sends they name: message events,
+    suppressions and activities, one transaction per file."""
+    read = _read(files)
+    results = []
+    with session() as container:
+        workspace_id = container.workspaces.resolve(workspace)
+        for path, data in read:
+            applied = container.deliveries.ingest_report(workspace_id, data, field_name=str(path))
+            results.append({"file": path.name, **applied.as_json()})
+    if as_json:
+        print_json(results)
+        return
+    for result in results:
+        unknown = len(result["unknown_send_ids"]) + result["without_send_id"]
+        out.print(
+            f"{escape(result['file'])}: {result['recorded']} recorded, {result['suppressed']} suppressed, "
+            f"{result['duplicates']} already recorded, {unknown} about mail nurture did not send"
+        )
