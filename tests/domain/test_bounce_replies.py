@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from nurture.domain.bounces import Kind, classify_reply
+from nurture.domain.bounces import Kind, classify_reply, outcome
+from nurture.domain.messages.delivery import Outcome
 
 HARD, SOFT = Kind.HARD, Kind.SOFT
 
@@ -81,3 +82,14 @@ def test_a_temporary_user_unknown_is_retried_not_suppressed() -> None:
 def test_codes_are_found_in_the_text_when_not_given() -> None:
     result = classify_reply(None, None, "550 5.1.1 <a@example.com>... User Unknown")
     assert (result.kind, result.reply_code, result.status) == (Kind.HARD, "550", "5.1.1")
+
+
+def test_the_dispatchers_outcome_follows_the_classification() -> None:
+    assert outcome(classify_reply(250, "2.0.0", "queued")) is Outcome.ACCEPTED
+    assert outcome(classify_reply(451, "4.3.0", "try again later")) is Outcome.RETRY
+    assert outcome(classify_reply(None, None, "timed out")) is Outcome.RETRY
+    assert outcome(classify_reply(550, "5.1.1", "user unknown")) is Outcome.HARD_BOUNCE
+    assert (
+        outcome(classify_reply(550, "5.7.1", "rejected by policy: blocked using Spamhaus")) is Outcome.FAILED
+    )
+    assert outcome(classify_reply(552, "5.3.4", "message too big")) is Outcome.FAILED

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nurture.domain.bounces.classify import classify_reply, classify_report
+from nurture.domain.bounces.classify import classify_reply, classify_report, outcome
 from nurture.domain.bounces.model import Classification, Kind, Recipient, strongest
 
-__all__ = ["Classification", "Kind", "Recipient", "classify_reply", "classify_report", "strongest"]
+__all__ = ["Classification", "Kind", "Recipient", "classify_reply", "classify_report", "outcome", "strongest"]

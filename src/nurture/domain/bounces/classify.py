@@ -24,6 +24,7 @@ from nurture.domain.bounces.reports import (
     unquoted,
 )
 from nurture.domain.bounces.ses import ses_findings, ses_message_id
+from nurture.domain.messages.delivery import Outcome
 
 MAX_REPORT_BYTES = 10 * 1024 * 1024
 _WRAPPED = re.compile(r"!\r?\n ")  # mailers fold lines over 990 octets as `!` + newline + space
@@ -127,3 +128,13 @@ def classify_reply(reply_code: int | None, enhanced: str | None, text: str) -> C
         return Classification(Kind.SOFT, reason, status, code, retry=True)
     kind = Kind.HARD if reason in HARD_REASONS else Kind.SOFT
     return Classification(kind, reason, status, code, retry=temporary)
+
+
+def outcome(classification: Classification) -> Outcome:
+    """What the dispatcher does with a send after this answer: accepted, retry, hard bounce (suppress)
+    or failed (permanent, but not the address's fault: not suppressed)."""
+    if classification.kind is Kind.DELIVERED:
+        return Outcome.ACCEPTED
+    if classification.retry:
+        return Outcome.RETRY
+    return Outcome.HARD_BOUNCE if classification.kind is Kind.HARD else Outcome.FAILED
