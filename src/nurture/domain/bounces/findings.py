@@ -17,6 +17,9 @@ from nurture.domain.bounces.reasons import (
 _ADDRESS = re.compile(r"[^\s<>()\[\]\"';,:]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}|[^\s<>()\[\]\"';,:]+@\[[\d.]+\]")
 _DELIVERED_ACTIONS = frozenset({"delivered", "relayed", "expanded"})
 _SPACES = re.compile(r"\s+")
+# Some reporters (Amazon SES) put the RFC 3463 name of their own code before the remote answer
+# ("5.1.0 - Unknown address error 550-'…'"): a code's name, not the remote server's words.
+_LABEL = re.compile(r"^[245]\.\d{1,3}\.\d{1,3} - [A-Za-z ]+?(?=[245]\d\d[ -])")
 
 # The standard code a reason implies, for reports that carry none (qmail, old Exim, some Gmail notes).
 _IMPLIED_STATUS = {
@@ -62,9 +65,10 @@ def addresses_in(text: str) -> list[str]:
 
 def judge(finding: Finding, message_id: str | None) -> Recipient:
     """Classify one finding: complaints, deliveries, then the failure's reason and so its kind."""
-    diagnostic = _SPACES.sub(" ", finding.diagnostic).strip()
+    quoted = _SPACES.sub(" ", finding.diagnostic).strip()
+    diagnostic = _LABEL.sub("", quoted)
     # the remote server's own code (the last one quoted) is more precise than the reporting MTA's summary
-    status = find_status(diagnostic, last=True) or finding.status
+    status = find_status(quoted, last=True) or finding.status
     reply_code = finding.reply_code or find_reply_code(diagnostic)
     base = Recipient(
         address=finding.address,

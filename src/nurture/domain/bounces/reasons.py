@@ -128,7 +128,8 @@ _TEXT_RULES: tuple[tuple[str, str], ...] = (
     ),
     (
         "networkerror",
-        r"name service error.*try again|host not found, try again|temporary (dns|lookup) failure",
+        r"name service error.*try again|host not found, try again|temporary (dns|lookup) failure"
+        r"|malformed or unexpected name server reply|servfail|host name lookup failure",
     ),
     (
         "hostunknown",

@@ -76,14 +76,15 @@ def dsn_findings(message: Message) -> list[Finding]:
                     if block.get("action")
                     else None,
                     status=_status_field(block.get("status", "")),
-                    diagnostic=_strip_type(block.get("diagnostic-code", "")),
+                    diagnostic=_strip_type(block.get("diagnostic-code", "")) or _status_comment(block),
                     context=context,
                 )
             )
     if len(findings) > 1:
-        # the report's text speaks of several recipients: read only what follows each one's address
+        # the report's text speaks of several recipients: read only what it says after each address
+        others = [f.address for f in findings if f.address]
         for finding in findings:
-            finding.context = _near(context, finding.address)
+            finding.context = _near(context, finding.address, others)
     return findings
 
 
@@ -105,9 +106,20 @@ def _dsn_address(block: dict[str, str]) -> str | None:
     return None
 
 
-def _near(text: str, address: str | None) -> str:
-    at = text.lower().find(address) if address else -1
-    return text[at : at + 600] if at >= 0 else ""
+def _near(text: str, address: str | None, others: list[str]) -> str:
+    """The text from `address` up to the next other recipient's address (at most 600 characters)."""
+    lowered = text.lower()
+    at = lowered.find(address) if address else -1
+    if at < 0 or address is None:
+        return ""
+    ends = [at + 600] + [lowered.find(o, at + 1) for o in others if o != address]
+    return text[at : min(end for end in ends if end > at)]
+
+
+def _status_comment(block: dict[str, str]) -> str:
+    """`Status: 4.0.0 (cat.example.net: host name lookup failure)` → the words in parentheses."""
+    match = re.search(r"\((.+)\)", block.get("status", ""))
+    return match[1] if match else ""
 
 
 def _action(value: str) -> str | None:
