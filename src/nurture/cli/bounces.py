@@ -24,7 +24,9 @@ def _read(files: list[Path]) -> list[tuple[Path, bytes]]:
         try:
             read.append((path, path.read_bytes()))
         except OSError as exc:
-            err.print(f"[red]error:[/red] {escape(str(path))}: {escape(exc.strerror or str(exc))}")
+            err.print(
+                f"[red]error:[/red] {escape(str(path))}: {escape(exc.strerror or str(exc))}", soft_wrap=True
+            )
             failed = True
     if failed:
         raise typer.Exit(1)

@@ -40,11 +40,12 @@ def session() -> Iterator[Container]:
             err.print(
                 f"[red]error:[/red] {escape(error.field)}: {escape(error.message)}"
                 if error.field
-                else f"error: {escape(error.message)}"
+                else f"error: {escape(error.message)}",
+                soft_wrap=True,  # a line naming a file, row or field is never broken
             )
         raise typer.Exit(1) from None
     except NurtureError as exc:
-        err.print(f"[red]error:[/red] {escape(exc.detail)}")
+        err.print(f"[red]error:[/red] {escape(exc.detail)}", soft_wrap=True)
         raise typer.Exit(1) from None
     finally:
         container.close()
