@@ -16,6 +16,8 @@ from nurture.services.catalog import CatalogService
 from nurture.services.clock import Clock, SystemClock
 from nurture.services.consents import ConsentLedger
 from nurture.services.contacts import ContactService
+from nurture.services.deliveries import DeliveryService, SoftBouncePolicy
+from nurture.services.delivery_webhooks import DeliveryWebhooks
 from nurture.services.dispatch import Dispatcher
 from nurture.services.double_opt_in import DoubleOptIn
 from nurture.services.imports import ImportService
@@ -97,6 +99,8 @@ class Container:
     double_opt_in: DoubleOptIn
     topics: TopicService
     consents: ConsentLedger
+    deliveries: DeliveryService
+    delivery_webhooks: DeliveryWebhooks
 
     def background(self) -> list[PollingWorker]:
         """The workers `nurture serve` embeds and `nurture worker` runs."""
@@ -162,6 +166,9 @@ def build(
         poll=settings.dispatch_poll_seconds,
     )
     journey_worker.on_sent = dispatcher.wake
+    deliveries = DeliveryService(
+        db, clock, SoftBouncePolicy(settings.soft_bounce_limit, settings.soft_bounce_days)
+    )
     return Container(
         settings=settings,
         db=db,
@@ -204,4 +211,6 @@ def build(
         double_opt_in=DoubleOptIn(db, clock, links.links),
         topics=TopicService(db, clock),
         consents=ConsentLedger(db, clock),
+        deliveries=deliveries,
+        delivery_webhooks=DeliveryWebhooks(db, clock, deliveries),
     )

@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     dispatch_poll_seconds: float = Field(
         default=0.5, description="How often an idle dispatcher looks for due messages (enqueues wake it)."
     )
+    soft_bounce_limit: int = Field(
+        default=5, ge=1, description="Soft bounces within NURTURE_SOFT_BOUNCE_DAYS that suppress an address."
+    )
+    soft_bounce_days: int = Field(default=30, ge=1, description="The window soft bounces are counted in.")
     seed_example: bool = Field(
         default=True, description="Create the 'Example' workspace on first start of `nurture serve`."
     )

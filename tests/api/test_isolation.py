@@ -47,9 +47,14 @@ PUBLIC = {
 }
 # analytics.js settings: the write key is the path itself and the answer holds only that key.
 KEY_IN_PATH = {("GET", "/v1/projects/{write_key}/settings")}
-# Provider callbacks (SMS inbound and delivery reports): the path's token (workspace id and secret) and
-# the provider's signature authenticate them, not a key.
-TOKEN_IN_PATH = {("POST", "/api/v1/sms/inbound/{token}"), ("POST", "/api/v1/sms/status/{token}")}
+# Provider callbacks: the path's token (SMS: workspace id and secret; delivery reports: the workspace's
+# secret path) and the provider's signature authenticate them, not a key (tests/api/test_sms.py and
+# tests/api/test_deliveries.py show one workspace's token never reaches another's data).
+TOKEN_IN_PATH = {
+    ("POST", "/api/v1/sms/inbound/{token}"),
+    ("POST", "/api/v1/sms/status/{token}"),
+    ("POST", "/api/v1/delivery-reports/{provider}/{token}"),
+}
 SHORT_TYPES = {"i": "identify", "t": "track", "p": "page", "s": "screen", "g": "group", "a": "alias"}
 PEOPLE = 24
 
@@ -345,6 +350,8 @@ def create_call(path: str, acme: Acme) -> dict[str, Any]:
         return {"json": send, "headers": {"Idempotency-Key": "acme-1"}}
     if path == "/api/v1/catalog/attributes":
         return {"json": {"name": "plan", "types": ["string", "number"]}}
+    if path == "/api/v1/bounces/inbound":
+        return {"content": INBOUND_DSN, "headers": {"content-type": "message/rfc822"}}
     if path in COLLECTION_BODIES:
         return {"json": COLLECTION_BODIES[path]}
     if path in ITEM_BODIES:
@@ -376,7 +383,16 @@ COLLECTION_BODIES: dict[str, dict[str, Any]] = {
     "/api/v1/messaging/settings": {"postal_address": "Mallory, 2 Side St"},
     "/api/v1/senders": {"name": "Acme", "from_name": "Mallory", "from_email": "news@acme.example.com"},
     "/api/v1/topics": {"channel": "email", "name": "globex-news", "label": "Globex news"},
+    "/api/v1/delivery-reports": {"provider": "mailgun", "signing_key": "key-0123456789abcdef"},
 }
+INBOUND_DSN = (
+    b"From: MAILER-DAEMON@mx.example.net\r\nSubject: Undelivered Mail\r\nMIME-Version: 1.0\r\n"
+    b'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+    b"--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n\r\n"
+    b"Final-Recipient: rfc822; person0@acme.example.com\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n"
+    b"--B\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+    b"Message-ID: <abcdefghijklmnopqrstuvwxyz@acme.example.com>\r\n\r\n--B--\r\n"
+)
 # Valid bodies for item routes that take one, so the intruder's call reaches the workspace check.
 ITEM_BODIES: dict[str, dict[str, Any]] = {
     "/api/v1/lists/{list_id}/members": {"contacts": [{"email": "person0@acme.example.com"}]},
@@ -423,6 +439,7 @@ def path_values(path: str, acme: Acme) -> list[str]:
         "delivery_id": [acme.hooks["delivery"]],
         "channel": ["email"],
         "name": [TOPIC_BODY["name"]],
+        "provider": ["mailgun"],
     }
     paths = [path]
     for name in re.findall(r"{(\w+)}", path):
@@ -517,6 +534,8 @@ def test_another_workspaces_keys_reach_nothing_of_workspace_a_on_any_route(
             assert acme.workspace.write_key not in mine.text
             for key in (acme.workspace.secret_key, other_workspace.secret_key):
                 assert client.get(path.replace("{write_key}", key)).status_code == 404
+        elif (method, path) in TOKEN_IN_PATH and "{provider}" in path:
+            continue  # a secret path of the workspace's own: tests/api/test_deliveries.py
         elif (method, path) in TOKEN_IN_PATH:
             _, secret_part = acme.hooks["sms_token"].split(".")
             mine = client.put("/api/v1/sms/settings", headers=intruder, json={}).json()["inbound_url"]

@@ -21,6 +21,7 @@ from nurture.api import (
     consents,
     contact_audiences,
     contacts,
+    deliveries,
     imports,
     journeys,
     lists,
@@ -120,6 +121,7 @@ def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
         messaging,
         topics,
         pages,
+        deliveries,
         ops,
     ):
         app.include_router(module.router)

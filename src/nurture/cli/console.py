@@ -17,7 +17,7 @@ from rich.table import Column
 from nurture.bootstrap import Container, build
 from nurture.domain.errors import Invalid, NurtureError
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # a line naming a file, row or field is never broken
 out = Console()
 WorkspaceOption = Annotated[
     str | None, typer.Option("--workspace", "-w", help="Workspace id (default: the only workspace).")

@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from nurture.cli.bounces import bounces_app
 from nurture.cli.console import (
     JsonOption,
     WorkspaceOption,
@@ -53,6 +54,7 @@ app.command("explain")(explain_command)
 app.command("simulate")(simulate_command)
 app.add_typer(import_app, name="import")
 app.add_typer(mail_app, name="mail")
+app.add_typer(bounces_app, name="bounces")
 
 
 @app.command()

@@ -20,6 +20,10 @@ class ActivityKind(StrEnum):
     OWNER_ASSIGNED = "owner_assigned"  # data: from, to, rule
     SCORE_THRESHOLD_CROSSED = "score_threshold_crossed"  # data: model, threshold, score, direction
     SUBSCRIPTION_CHANGED = "subscription_changed"  # data: channel, topic, from, to
+    # data: bounce (hard|soft), reason, status, reply_code, diagnostic, provider, address, suppressed,
+    # and for soft bounces soft_bounces / soft_bounce_limit / soft_bounce_days
+    EMAIL_BOUNCED = "email_bounced"
+    EMAIL_COMPLAINED = "email_complained"  # data: feedback_type, provider, address, suppressed
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -41,3 +41,16 @@ def of_message(
         .order_by(message_events.c.occurred_at, message_events.c.id)
     )
     return [(str(k), at, dict(d or {})) for k, at, d in rows]
+
+
+def of_messages(conn: Connection, workspace_id: str, message_ids: Iterable[str]) -> list[dict[str, Any]]:
+    """Every event of the given messages: message_id, kind, data."""
+    found: list[dict[str, Any]] = []
+    for part in in_chunks(conn, sorted(set(message_ids))):
+        rows = conn.execute(
+            select(message_events.c.message_id, message_events.c.kind, message_events.c.data).where(
+                message_events.c.workspace_id == workspace_id, message_events.c.message_id.in_(part)
+            )
+        )
+        found.extend({"message_id": r.message_id, "kind": r.kind, "data": r.data} for r in rows)
+    return found

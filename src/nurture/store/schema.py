@@ -850,3 +850,34 @@ consent_records = Table(
     PrimaryKeyConstraint("workspace_id", "id"),
     Index(None, "workspace_id", "contact_id", "id"),
 )
+
+# ---- delivery reports (bounces, complaints) ----
+
+# How one workspace receives one provider's delivery-event webhooks: the secret path token (stored as
+# SHA-256) finds the workspace; `config` holds what the provider's signature is checked with (SendGrid
+# public key, Mailgun signing key, SNS certificates and topics, Postmark Basic password).
+delivery_webhooks = Table(
+    "delivery_webhooks",
+    metadata,
+    Column("workspace_id", String(ID), nullable=False),
+    Column("provider", String(16), nullable=False),  # ses | sendgrid | postmark | mailgun
+    Column("token_hash", String(64), nullable=False),
+    Column("config", JSONDoc, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "provider"),
+    UniqueConstraint("token_hash"),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
+)
+
+# Soft bounces per hashed address, counted over a window to suppress chronically failing addresses.
+soft_bounces = Table(
+    "soft_bounces",
+    metadata,
+    Column("workspace_id", String(ID), nullable=False),
+    Column("id", String(ID), nullable=False),
+    Column("value_hash", String(64), nullable=False),
+    Column("message_id", String(64), nullable=False),
+    Column("occurred_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "id"),
+    Index(None, "workspace_id", "value_hash", "occurred_at"),
+)

@@ -12,11 +12,23 @@ from nurture.store.sql import chunks, insert_ignore
 
 
 def add(
-    conn: Connection, workspace_id: str, channel: str, value_hash: str, reason: str, now: datetime
+    conn: Connection,
+    workspace_id: str,
+    channel: str,
+    value_hash: str,
+    reason: str,
+    now: datetime,
+    detail: str | None = None,
 ) -> None:
+    """Suppress an address; one already suppressed keeps its first reason."""
     conn.execute(
         insert_ignore(conn, suppressions).values(
-            workspace_id=workspace_id, channel=channel, value_hash=value_hash, reason=reason, created_at=now
+            workspace_id=workspace_id,
+            channel=channel,
+            value_hash=value_hash,
+            reason=reason,
+            detail=detail,
+            created_at=now,
         )
     )
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-11-27 00:37:44.614944
+Create Date: 2026-11-27 00:39:42.392429
 """
 
 from __future__ import annotations
@@ -242,6 +242,22 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("workspace_id", "run_id", "seq", name=op.f("pk_run_steps")),
     )
     op.create_table(
+        "soft_bounces",
+        sa.Column("workspace_id", sa.String(length=26), nullable=False),
+        sa.Column("id", sa.String(length=26), nullable=False),
+        sa.Column("value_hash", sa.String(length=64), nullable=False),
+        sa.Column("message_id", sa.String(length=64), nullable=False),
+        sa.Column("occurred_at", nurture.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("workspace_id", "id", name=op.f("pk_soft_bounces")),
+    )
+    with op.batch_alter_table("soft_bounces", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_soft_bounces_workspace_id_value_hash_occurred_at"),
+            ["workspace_id", "value_hash", "occurred_at"],
+            unique=False,
+        )
+
+    op.create_table(
         "webhook_deliveries",
         sa.Column("workspace_id", sa.String(length=26), nullable=False),
         sa.Column("id", sa.String(length=26), nullable=False),
@@ -283,6 +299,26 @@ def upgrade() -> None:
             unique=False,
         )
 
+    op.create_table(
+        "delivery_webhooks",
+        sa.Column("workspace_id", sa.String(length=26), nullable=False),
+        sa.Column("provider", sa.String(length=16), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column(
+            "config",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("created_at", nurture.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_delivery_webhooks_workspace_id_workspaces"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("workspace_id", "provider", name=op.f("pk_delivery_webhooks")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_delivery_webhooks_token_hash")),
+    )
     op.create_table(
         "journeys",
         sa.Column("workspace_id", sa.String(length=26), nullable=False),
@@ -426,11 +462,16 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_journeys_next_fire_at"))
 
     op.drop_table("journeys")
+    op.drop_table("delivery_webhooks")
     with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_webhook_deliveries_workspace_id_endpoint_id_id"))
         batch_op.drop_index(batch_op.f("ix_webhook_deliveries_next_attempt_at"))
 
     op.drop_table("webhook_deliveries")
+    with op.batch_alter_table("soft_bounces", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_soft_bounces_workspace_id_value_hash_occurred_at"))
+
+    op.drop_table("soft_bounces")
     op.drop_table("run_steps")
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_messages_workspace_id_template_id"))
