@@ -1,0 +1,1 @@
+"""The email channel: MIME building, DKIM signing and SMTP delivery."""
