@@ -1,8 +1,11 @@
-"""Outgoing emails for the channel tests."""
+"""Outgoing emails and keys for the channel tests."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from nurture.domain.messages.delivery import OutgoingEmail
 
@@ -27,3 +30,9 @@ def email(**changes: object) -> OutgoingEmail:
     }
     fields.update(changes)
     return OutgoingEmail(**fields)  # type: ignore[arg-type]
+
+
+def pem(key: rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )

@@ -3,49 +3,17 @@
 
 from __future__ import annotations
 
-import base64
 import re
 
 import dkim
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from nurture.channels.email.mime import build_message
 from nurture.channels.email.signing import SIGNED_HEADERS, check_dkim_key
 from nurture.domain.errors import Invalid
 from nurture.domain.messages.delivery import DkimKey
-from tests.channels.email.builders import DATE, UNSUBSCRIBE, email
-
-
-def _pem(key: rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-
-
-@pytest.fixture(scope="module")
-def private_key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-@pytest.fixture(scope="module")
-def key(private_key: rsa.RSAPrivateKey) -> DkimKey:
-    return DkimKey(domain="shop.example", selector="s2026", private_key=_pem(private_key))
-
-
-@pytest.fixture(scope="module")
-def dns(private_key: rsa.RSAPrivateKey) -> object:
-    """dkimpy's DNS hook: the TXT record of s2026._domainkey.shop.example, and nothing else."""
-    public = private_key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
-
-    def dnsfunc(name: bytes, timeout: int = 5) -> bytes | None:
-        return record if name == b"s2026._domainkey.shop.example." else None
-
-    return dnsfunc
+from tests.channels.email.builders import DATE, UNSUBSCRIBE, email, pem
 
 
 def tags(raw: bytes) -> dict[str, str]:
@@ -109,15 +77,15 @@ def test_an_added_from_fails(key: DkimKey, dns: object) -> None:
 
 
 def test_keys_that_cannot_sign_are_refused_naming_the_field(private_key: rsa.RSAPrivateKey) -> None:
-    pem = _pem(private_key)
+    rsa_pem = pem(private_key)
     cases = [
         (DkimKey("shop.example", "s1", b"not a key"), "dkim.private_key"),
-        (DkimKey("shop.example", "s1", _pem(ed25519.Ed25519PrivateKey.generate())), "dkim.private_key"),
-        (DkimKey("shop example", "s1", pem), "dkim.domain"),
-        (DkimKey("shop.example", "", pem), "dkim.selector"),
+        (DkimKey("shop.example", "s1", pem(ed25519.Ed25519PrivateKey.generate())), "dkim.private_key"),
+        (DkimKey("shop example", "s1", rsa_pem), "dkim.domain"),
+        (DkimKey("shop.example", "", rsa_pem), "dkim.selector"),
     ]
     for bad, field in cases:
         with pytest.raises(Invalid) as caught:
             check_dkim_key(bad)
         assert caught.value.errors[0].field == field
-    check_dkim_key(DkimKey("shop.example", "s1", pem))
+    check_dkim_key(DkimKey("shop.example", "s1", rsa_pem))

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import binascii
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
 from functools import lru_cache
 
-from nurture.channels.email.headers import domain_of, field_name, mailbox, unstructured
+from nurture.channels.email.headers import address, domain_of, field_name, mailbox, unstructured
 from nurture.channels.email.signing import dkim_signature
 from nurture.domain.messages.delivery import DkimKey, OutgoingEmail
 
@@ -105,3 +106,18 @@ def _part_body(text: str) -> tuple[bytes, bytes]:
         return _QP, encoded if encoded.endswith(CRLF) or not encoded else encoded + b"=\r\n"
     lines = [binascii.b2a_base64(data[i : i + _B64_CHUNK]) for i in range(0, len(data), _B64_CHUNK)]
     return _B64, b"".join(lines).replace(b"\n", CRLF)
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A built message and its SMTP envelope: the bounce address (MAIL FROM) and the one recipient."""
+
+    mail_from: str
+    rcpt_to: str
+    data: bytes
+
+
+def build_envelope(email: OutgoingEmail, *, date: datetime, dkim: DkimKey | None) -> Envelope:
+    """`build_message` with the envelope addresses it is sent under (ASCII, IDNA domains)."""
+    data = build_message(email, date=date, dkim=dkim)
+    return Envelope(address(email.from_email), address(email.to), data)
