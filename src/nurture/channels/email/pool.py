@@ -37,6 +37,14 @@ def reply_result(code: int, text: str, *, at_mail: bool = False) -> DeliveryResu
     return DeliveryResult(outcome, code, enhanced, rest or None, queue_id.group(1) if queue_id else None)
 
 
+class Unreachable(Exception):
+    """A connection could not be opened: `result` is the RETRY its message gets."""
+
+    def __init__(self, result: DeliveryResult) -> None:
+        super().__init__(result.detail)
+        self.result = result
+
+
 class _Slot:
     """One connection of the pool, opened on first use and reopened after it breaks."""
 
@@ -51,9 +59,9 @@ class _Slot:
                 try:
                     self.smtp = await self.pool.connect()
                 except SMTPResponseException as err:  # a refused greeting, STARTTLS or login
-                    return DeliveryResult(Outcome.RETRY, err.code, *_words(err.message))
+                    raise Unreachable(DeliveryResult(Outcome.RETRY, err.code, *_words(err.message))) from err
                 except _BROKEN as err:
-                    return DeliveryResult(Outcome.RETRY, detail=f"cannot connect: {err}")
+                    raise Unreachable(DeliveryResult(Outcome.RETRY, detail=f"cannot connect: {err}")) from err
             smtp = self.smtp
             assert smtp is not None
             at_mail = True
@@ -141,18 +149,28 @@ class ConnectionPool:
         self, envelopes: Sequence[Envelope], pace: Callable[[], Awaitable[None]] | None = None
     ) -> list[DeliveryResult]:
         """Send `envelopes` over as many connections as the pool can give, each message after `pace`
-        (the sender's rate limit) lets it; results in the order of `envelopes`."""
+        (the sender's rate limit) lets it; results in the order of `envelopes`. Once a connection
+        cannot be opened, the batch's other messages get the same RETRY at once, rather than each
+        waiting for its own connect to time out."""
         results: list[DeliveryResult | None] = [None] * len(envelopes)
         work: Iterator[int] = iter(range(len(envelopes)))
+        down: list[DeliveryResult] = []
 
         async def worker() -> None:
             async with self._free:
                 slot = self._idle.pop()
                 try:
                     for index in work:
+                        if down:
+                            results[index] = down[0]
+                            continue
                         if pace is not None:
                             await pace()
-                        results[index] = await slot.send(envelopes[index])
+                        try:
+                            results[index] = await slot.send(envelopes[index])
+                        except Unreachable as err:
+                            down.append(err.result)
+                            results[index] = err.result
                 finally:
                     self._idle.append(slot)
 
