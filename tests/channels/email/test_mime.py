@@ -143,6 +143,10 @@ def test_date_keeps_its_offset_and_must_be_aware() -> None:
         ({"headers": (("Subject", "again"),)}, "written by the builder"),
         ({"headers": (("Bad Name", "x"),)}, "not printable ASCII"),
         ({"headers": (("X-A:b", "x"),)}, "not printable ASCII"),
+        (
+            {"headers": (("List-Unsubscribe", "<https://x.example/" + "u" * 1000 + ">"),)},
+            "longer than a line",
+        ),
         ({"to": "not-an-address"}, "not an email address"),
         ({"to": "a b@example.org"}, "not an ASCII email address"),
         ({"from_email": "news@shop.example>\r\nBcc: x@y"}, "not an ASCII email address"),
@@ -164,6 +168,19 @@ def test_header_values_cannot_inject_fields() -> None:
     message = parse(raw)
     assert message["Bcc"] is None
     assert message["Subject"] == "hi\r\nBcc: victim@example.org"
+
+
+def test_long_extra_headers_fold_at_spaces_and_stay_plain() -> None:
+    links = ", ".join(f"<https://nurture.example/unsubscribe/{'t' * 40}{n}>" for n in range(3))
+    raw = build_message(
+        email(headers=(("List-Unsubscribe", links), ("X-Note", "a   b\tc"))), date=DATE, dkim=None
+    )
+    lines_ok(raw)
+    assert b"List-Unsubscribe: <https://nurture.example/unsubscribe/" in raw
+    assert b"=?" not in raw
+    message = parse(raw)
+    assert message["List-Unsubscribe"] == links
+    assert message["X-Note"] == "a b c"
 
 
 def test_same_input_same_bytes() -> None:

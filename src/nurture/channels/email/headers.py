@@ -17,6 +17,7 @@ _CRLF_SP = "\r\n "
 _SOFT_WIDTH = 78  # RFC 5322 SHOULD; the MUST is 998
 _HARD_WIDTH = 998
 _PLAIN = re.compile(r"[\x21-\x7e]+(?: [\x21-\x7e]+)*")  # words separated by single spaces
+_PRINTABLE = re.compile(r"[\t\x20-\x7e]*")
 _FIELD_NAME = re.compile(r"[\x21-\x39\x3b-\x7e]+")
 # characters a Q-encoded word may carry as themselves (RFC 2047 section 5, rule 3, which phrases need)
 _Q_SAFE = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!*+-/")
@@ -43,6 +44,19 @@ def unstructured(name: str, value: str) -> bytes:
         if folded is not None:
             return b" " + folded.encode("ascii") + b"\r\n"
     return b" " + encoded_words(value, used).encode("ascii") + b"\r\n"
+
+
+def extra(name: str, value: str) -> bytes:
+    """An extra header's value (List-Unsubscribe, Feedback-ID, …). Printable ASCII is written as it is,
+    whitespace runs collapsed, folded at spaces (structured headers may fold there, and must not be
+    encoded); anything else (non-ASCII, line breaks) as encoded-words. A word too long for one line
+    (998) cannot be written: ValueError."""
+    if _PRINTABLE.fullmatch(value):
+        folded = _fold(" ".join(value.split()), len(name) + 2)
+        if folded is None:
+            raise ValueError(f"header {name!r} has a word longer than a line may be (998 characters)")
+        return b" " + folded.encode("ascii") + b"\r\n"
+    return b" " + encoded_words(value, len(name) + 2).encode("ascii") + b"\r\n"
 
 
 def _fold(value: str, used: int) -> str | None:

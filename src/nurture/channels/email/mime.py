@@ -20,7 +20,7 @@ from datetime import datetime
 from email.utils import format_datetime
 from functools import lru_cache
 
-from nurture.channels.email.headers import address, domain_of, field_name, mailbox, unstructured
+from nurture.channels.email.headers import address, domain_of, extra, field_name, mailbox, unstructured
 from nurture.channels.email.signing import dkim_signature
 from nurture.domain.messages.delivery import DkimKey, OutgoingEmail
 
@@ -63,7 +63,7 @@ def build_message(email: OutgoingEmail, *, date: datetime, dkim: DkimKey | None)
     for name, value in email.headers:
         if name.lower() in _RESERVED:
             raise ValueError(f"header {name!r} is written by the builder; it cannot be an extra header")
-        headers.append((field_name(name), unstructured(name, value)))
+        headers.append((field_name(name), extra(name, value)))
     text = _part_body(email.text)
     if email.html is None:
         headers.append((b"Content-Type", b' text/plain; charset="utf-8"\r\n'))
