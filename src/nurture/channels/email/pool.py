@@ -53,36 +53,42 @@ class _Slot:
         self.smtp: aiosmtplib.SMTP | None = None
 
     async def send(self, envelope: Envelope) -> DeliveryResult:
-        for attempt in (1, 2):
-            fresh = self.smtp is None or not self.smtp.is_connected
-            if fresh:
-                try:
-                    self.smtp = await self.pool.connect()
-                except SMTPResponseException as err:  # a refused greeting, STARTTLS or login
-                    raise Unreachable(DeliveryResult(Outcome.RETRY, err.code, *_words(err.message))) from err
-                except _BROKEN as err:
-                    raise Unreachable(DeliveryResult(Outcome.RETRY, detail=f"cannot connect: {err}")) from err
-            smtp = self.smtp
-            assert smtp is not None
-            at_mail = True
+        result = await self._transaction(envelope)
+        if result is None:  # the server had closed the idle connection: send on a new one
+            result = await self._transaction(envelope)
+        assert result is not None  # a new connection is never "reused"
+        return result
+
+    async def _transaction(self, envelope: Envelope) -> DeliveryResult | None:
+        """MAIL, RCPT, DATA on this slot's connection (opened if needed; `Unreachable` if it cannot
+        be). None when a reused connection proved closed at MAIL, before anything was sent."""
+        smtp = self.smtp
+        reused = smtp is not None and smtp.is_connected
+        if smtp is None or not reused:
             try:
-                await smtp.mail(envelope.mail_from, options=_size(smtp, envelope))
-                at_mail = False
-                await smtp.rcpt(envelope.rcpt_to)
-                reply = await smtp.data(envelope.data)
-            except SMTPResponseException as err:
-                await self._reset(err.code)
-                return reply_result(err.code, err.message, at_mail=at_mail)
-            except ValueError as err:  # an address aiosmtplib will not put on a command line
-                await self._reset(0)
-                return DeliveryResult(Outcome.FAILED, detail=str(err))
+                smtp = self.smtp = await self.pool.connect()
+            except SMTPResponseException as err:  # a refused greeting, STARTTLS or login
+                raise Unreachable(DeliveryResult(Outcome.RETRY, err.code, *_words(err.message))) from err
             except _BROKEN as err:
-                self.drop()
-                if at_mail and not fresh and attempt == 1:
-                    continue  # closed while idle: nothing was sent, try once on a new connection
-                return DeliveryResult(Outcome.RETRY, detail=f"connection lost: {err}")
-            return reply_result(reply.code, reply.message)
-        raise AssertionError("unreachable")
+                raise Unreachable(DeliveryResult(Outcome.RETRY, detail=f"cannot connect: {err}")) from err
+        at_mail = True
+        try:
+            await smtp.mail(envelope.mail_from, options=_size(smtp, envelope))
+            at_mail = False
+            await smtp.rcpt(envelope.rcpt_to)
+            reply = await smtp.data(envelope.data)
+        except SMTPResponseException as err:
+            await self._reset(err.code)
+            return reply_result(err.code, err.message, at_mail=at_mail)
+        except ValueError as err:  # an address aiosmtplib will not put on a command line
+            await self._reset(0)
+            return DeliveryResult(Outcome.FAILED, detail=str(err))
+        except _BROKEN as err:
+            self.drop()
+            if at_mail and reused:
+                return None
+            return DeliveryResult(Outcome.RETRY, detail=f"connection lost: {err}")
+        return reply_result(reply.code, reply.message)
 
     async def _reset(self, code: int) -> None:
         """Clear the refused transaction (RSET) so the connection can carry the next message."""
