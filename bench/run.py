@@ -28,21 +28,19 @@ import orjson
 import psycopg
 
 from bench import audiences, ceiling, dispatch, imports, journeys, load, servers, templates, workload
+from bench import email as email_bench
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DATABASES = ("sqlite", "postgresql")
-SCENARIOS = ("batch", "single", "import", "templates", "audiences", "dispatch", "journeys")
+SCENARIOS = ("batch", "single", "import", "templates", "email", "audiences", "dispatch", "journeys")
+NO_DATABASE = ("templates", "email")
 
 
 def _options(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short runs and a 20,000-row import")
     parser.add_argument("--db", default=",".join(DATABASES), help="sqlite,postgresql (default both)")
-    parser.add_argument(
-        "--only",
-        default=",".join(SCENARIOS),
-        help="batch,single,import,templates,audiences,dispatch,journeys (default all)",
-    )
+    parser.add_argument("--only", default=",".join(SCENARIOS), help=f"{','.join(SCENARIOS)} (default all)")
     parser.add_argument("--seconds", type=float, help="measured seconds per HTTP run (default 10; quick 4)")
     parser.add_argument("--workers", type=int, default=2, help="server processes (NURTURE_WEB_CONCURRENCY)")
     parser.add_argument("--batch-clients", type=int, default=8, help="concurrent /v1/batch connections")
@@ -72,12 +70,17 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--journey-timeout", type=float, default=900.0, help="journeys: give up after (seconds)"
     )
+    parser.add_argument("--messages", type=int, help="dispatch: recipients (default 100,000; quick 10,000)")
+    parser.add_argument("--emails", type=int, help="email: messages per run (default 20,000; quick 4,000)")
+    parser.add_argument("--smtp-connections", type=int, default=4, help="email: SMTP connections (default 4)")
+    parser.add_argument("--email-procs", type=int, default=os.cpu_count() or 2, help="email: mail processes")
     parser.add_argument("--server-env", action="append", default=[], help="extra NAME=VALUE for the server")
     parser.add_argument("--label", default="", help="a note stored with the results")
     options = parser.parse_args(argv)
     options.seconds = options.seconds or (4.0 if options.quick else 10.0)
     options.import_rows = options.import_rows or (20_000 if options.quick else 100_000)
     options.messages = options.messages or (10_000 if options.quick else 100_000)
+    options.emails = options.emails or (4_000 if options.quick else 20_000)
     options.contacts = options.contacts or (20_000 if options.quick else 1_000_000)
     options.events = options.events or (200_000 if options.quick else 10_000_000)
     options.journey_contacts = options.journey_contacts or (5_000 if options.quick else 50_000)
@@ -292,6 +295,9 @@ def table(results: list[dict[str, Any]]) -> str:
     ]
     names = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
     for r in results:
+        if r["scenario"] == "email":
+            lines.extend(email_bench.rows(r))
+            continue
         if r["scenario"] == "templates":
             c = r["ceilings"]["compile_every_message"]
             lines.append(
@@ -352,8 +358,15 @@ def main(argv: list[str] | None = None) -> int:
         if "templates" in options.scenarios:
             print("… templates (no database)", file=sys.stderr, flush=True)
             results.append(templates.measure(options.seconds))
+        if "email" in options.scenarios:
+            print("… email (no database)", file=sys.stderr, flush=True)
+            load_before = os.getloadavg()[0]
+            result = email_bench.measure(options)
+            result["loadavg_1m"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+            results.append(result)
+            save()
         for db in options.dbs:
-            for scenario in (s for s in options.scenarios if s != "templates"):
+            for scenario in (s for s in options.scenarios if s not in NO_DATABASE):
                 print(f"… {scenario} on {db}", file=sys.stderr, flush=True)
                 load_before = os.getloadavg()[0]
                 if scenario == "import":

@@ -88,3 +88,13 @@ def test_only_the_store_writes_sql() -> None:
                 assert names <= {"Connection"}, where
             elif isinstance(node, ast.Import):
                 assert not any(a.name.startswith("sqlalchemy") for a in node.names), path.name
+
+
+def test_channels_import_only_the_domain() -> None:
+    """Channels are adapters the dispatcher calls: no database, services or edges behind them."""
+    for path in _modules("channels"):
+        for name in _imports(path):
+            if name.startswith("nurture."):
+                assert name.startswith(("nurture.domain", "nurture.channels")), (
+                    f"channels/{path.name} imports {name}"
+                )

@@ -6,12 +6,14 @@ from dataclasses import dataclass
 
 from nurture.channels.http import HttpCaller
 from nurture.channels.sms.twilio import TwilioSms
+from nurture.channels.wiring import WorkspaceSms, fast_build, smtp_factory
+from nurture.domain.messages.delivery import SenderConfig
 from nurture.services.accounts import AccountService
 from nurture.services.activities import ActivityService
 from nurture.services.alerts import AlertService
 from nurture.services.audience_worker import AudienceWorker
 from nurture.services.background import PollingWorker
-from nurture.services.capture import CapturedMailService, capture_channels
+from nurture.services.capture import CapturedMailService, CaptureEmail, CaptureSms
 from nurture.services.catalog import CatalogService
 from nurture.services.clock import Clock, SystemClock
 from nurture.services.consents import ConsentLedger
@@ -43,7 +45,7 @@ from nurture.services.subscriptions import SubscriptionService
 from nurture.services.tags import TagService
 from nurture.services.templates import TemplateCache, TemplateService
 from nurture.services.topics import TopicService
-from nurture.services.transports import Channels
+from nurture.services.transports import Channels, EmailTransport, SmsTransport
 from nurture.services.unsubscribe import UnsubscribeService
 from nurture.services.webhook_worker import WebhookWorker
 from nurture.services.webhooks import WebhookService
@@ -132,6 +134,26 @@ class Container:
         self.db.dispose()
 
 
+def live_channels(db: Database, clock: Clock, sms: SmsService, sms_client: TwilioSms) -> Channels:
+    """Email over SMTP when the sender (or NURTURE_SMTP_URL) names a server, else captured (built by
+    the fast builder); SMS through the workspace's provider when it has one, else captured."""
+    smtp = smtp_factory(clock.now)
+
+    def email(workspace_id: str, sender: SenderConfig) -> EmailTransport:
+        if sender.smtp_url is None:
+            return CaptureEmail(db, clock, workspace_id, build=fast_build)
+        return smtp(sender)
+
+    def text(workspace_id: str, sender: SenderConfig) -> SmsTransport:
+        with db.read() as conn:
+            config = sms.sender_config(conn, workspace_id)
+        if config is None:
+            return CaptureSms(db, clock, workspace_id)
+        return WorkspaceSms(sms_client, config)
+
+    return Channels(email=email, sms=text)
+
+
 def build(
     settings: Settings | None = None, clock: Clock | None = None, channels: Channels | None = None
 ) -> Container:
@@ -156,11 +178,13 @@ def build(
     links = MessageLinks(settings.base_url(), settings.link_secret(), LinkSettingsCache(db))
     http = HttpCaller(timeout=settings.webhook_timeout_seconds, concurrency=settings.webhook_concurrency)
     template_cache = TemplateCache()
+    sms = SmsService(db, clock, settings.sms_server(), settings.base_url())
+    sms_transport = TwilioSms()
     dispatcher = Dispatcher(
         db,
         clock,
         template_cache,
-        channels or capture_channels(db, clock),
+        channels or live_channels(db, clock, sms, sms_transport),
         smtp_url=settings.smtp_url,
         links=links,
         poll=settings.dispatch_poll_seconds,
@@ -196,8 +220,8 @@ def build(
         webhooks=WebhookService(db, clock),
         webhook_worker=WebhookWorker(db, clock, http, poll=max(settings.worker_poll_seconds, 0.5)),
         alerts=AlertService(db, clock),
-        sms=SmsService(db, clock, settings.sms_server(), settings.base_url()),
-        sms_transport=TwilioSms(),
+        sms=sms,
+        sms_transport=sms_transport,
         messaging=MessagingSettingsService(db, clock),
         senders=SenderService(db, clock),
         messages=MessageService(db, clock, on_enqueued=dispatcher.wake),

@@ -15,7 +15,6 @@ from email.utils import format_datetime
 from nurture.domain.errors import NotFound
 from nurture.domain.messages.delivery import DeliveryResult, Outcome, OutgoingEmail, OutgoingSms, SenderConfig
 from nurture.services.clock import Clock
-from nurture.services.transports import Channels, NoTransport
 from nurture.store import captured_mail as store
 from nurture.store.captured_mail import CapturedMail
 from nurture.store.db import Database
@@ -130,18 +129,3 @@ class CapturedMailService:
         if found is None:
             raise NotFound(f"no captured message {key} (see `nurture mail list`)")
         return found
-
-
-def capture_channels(db: Database, clock: Clock) -> Channels:
-    """Transports when no channel adapters are installed: mail and SMS are captured; a sender with an
-    SMTP URL cannot be served (its messages fail with `no_transport`)."""
-
-    def email(workspace_id: str, sender: SenderConfig) -> CaptureEmail:
-        if sender.smtp_url is not None:
-            raise NoTransport("this server has no SMTP transport; unset the SMTP URL to capture mail")
-        return CaptureEmail(db, clock, workspace_id)
-
-    def sms(workspace_id: str, sender: SenderConfig) -> CaptureSms:
-        return CaptureSms(db, clock, workspace_id)
-
-    return Channels(email=email, sms=sms)
