@@ -104,8 +104,8 @@ class MessageLinks:
         self._settings = settings or (lambda _workspace_id: LinkSettings())
 
     def headers(self, message: LinkedMessage, from_email: str) -> tuple[tuple[str, str], ...]:
-        if message.channel != "email" or message.category != "marketing":
-            return ()
+        if message.channel != "email" or message.category != "marketing" or not message.contact_id:
+            return ()  # a test send to a bare address has no contact to unsubscribe
         targets = [f"<{self.links.unsubscribe_url(message.workspace_id, message.id, message.contact_id)}>"]
         domain = from_email.rpartition("@")[2].strip()
         if domain:
@@ -134,6 +134,8 @@ class MessageLinks:
         return html
 
     def context(self, message: LinkedMessage) -> dict[str, Any]:
+        if not message.contact_id:
+            return {}  # a test send to a bare address: no contact, no personal links
         out: dict[str, Any] = {
             "unsubscribe_url": self.links.unsubscribe_url(
                 message.workspace_id, message.id, message.contact_id
