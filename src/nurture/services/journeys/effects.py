@@ -45,15 +45,31 @@ class EffectFailed(Exception):
 
 
 class Effects:
+    """One run's step's commands. Sends are checked at once and collected (`messages`) for the batch
+    to enqueue in one statement; the other commands write at once (the engine puts them behind a
+    savepoint, see `writes`)."""
+
     def __init__(
-        self, conn: Connection, workspace_id: str, journey_id: str, journey: Journey, now: datetime
+        self,
+        conn: Connection,
+        workspace_id: str,
+        journey_id: str,
+        journey: Journey,
+        now: datetime,
+        templates: dict[str, tuple[str, str, str] | None] | None = None,
     ) -> None:
         self.conn = conn
         self.workspace_id = workspace_id
         self.journey_id = journey_id
         self.journey = journey
         self.now = now
-        self.sent = 0
+        self.templates = templates if templates is not None else {}  # name or id → found, per batch
+        self.messages: list[outbox.NewMessage] = []
+
+    @staticmethod
+    def writes(commands: Sequence[Command]) -> bool:
+        """Whether carrying out the commands writes anything besides outbox rows."""
+        return any(isinstance(c, UpdateProfile | AddScore | EnrollIn) for c in commands)
 
     def apply(self, run: RunState, commands: Sequence[Command]) -> None:
         for command in commands:
@@ -66,11 +82,16 @@ class Effects:
             elif isinstance(command, EnrollIn):
                 self._enroll(run, command)
 
+    def _template(self, name: str) -> tuple[str, str, str] | None:
+        if name not in self.templates:
+            self.templates[name] = find_template(self.conn, self.workspace_id, name)
+        return self.templates[name]
+
     def _send(self, run: RunState, command: SendMessage) -> None:
         if command.channel == "webhook":
             raise EffectFailed(command.node, "webhook sends need the outbound webhooks of the messaging work")
         assert command.template is not None  # the document requires it for email and SMS
-        found = find_template(self.conn, self.workspace_id, command.template)
+        found = self._template(command.template)
         if found is None:
             raise EffectFailed(command.node, f"template {command.template!r} not found")
         template_id, kind, category = found
@@ -83,28 +104,21 @@ class Effects:
         }
         if "event" in run.context:
             context["event"] = run.context["event"]
-        enqueued = outbox.enqueue(
-            self.conn,
-            self.workspace_id,
-            [
-                outbox.NewMessage(
-                    contact_id=run.contact_id,
-                    channel=command.channel,
-                    category=category if category == "transactional" else self.journey.category.value,
-                    source=Source.JOURNEY,
-                    source_key=command.source_key,
-                    template_id=template_id,
-                    topic=command.topic,
-                    sender_id=command.sender_id,
-                    journey_id=self.journey_id,
-                    node_id=command.node,
-                    context=context,
-                )
-            ],
-            self.now,
+        self.messages.append(
+            outbox.NewMessage(
+                contact_id=run.contact_id,
+                channel=command.channel,
+                category=category if category == "transactional" else self.journey.category.value,
+                source=Source.JOURNEY,
+                source_key=command.source_key,
+                template_id=template_id,
+                topic=command.topic,
+                sender_id=command.sender_id,
+                journey_id=self.journey_id,
+                node_id=command.node,
+                context=context,
+            )
         )
-        assert enqueued.ids == [command.send_id], "the step and the outbox derive the same send id"
-        self.sent += enqueued.new
 
     def _update(self, run: RunState, command: UpdateProfile) -> None:
         contact_id, node = run.contact_id, command.node

@@ -44,6 +44,7 @@ from nurture.services.journeys import schedules
 from nurture.services.journeys.active import ActiveJourneys
 from nurture.services.journeys.effects import EffectFailed, Effects
 from nurture.services.journeys.inbox import JOURNEYS_CHANNEL
+from nurture.services.outbox import NewMessage, enqueue
 from nurture.store import events as event_store
 from nurture.store import journeys as store
 from nurture.store.contact_views import load_views
@@ -131,7 +132,9 @@ class JourneyWorker(PollingWorker):
                 by_workspace[run.state.workspace_id][1].append(run)
             for workspace_id in sorted(by_workspace):
                 ws_items, ws_due = by_workspace[workspace_id]
-                _Batch(self, conn, workspace_id, now, stats).run(ws_items, ws_due)
+                batch = _Batch(self, conn, workspace_id, now, stats)
+                batch.run(ws_items, ws_due)
+                batch.flush()
             store.delete_inbox(conn, items)
         stats.happenings, stats.due = len(items), len(due)
         if stats.sent and self.on_sent is not None:
@@ -176,6 +179,7 @@ class JourneyWorker(PollingWorker):
                     continue  # exited meanwhile, or another worker got there first
                 batch = _Batch(self, conn, run.state.workspace_id, self.clock.now(), stats)
                 batch.step_runs([current], answer)
+                batch.flush()
         return len(calls)
 
 
@@ -211,6 +215,21 @@ class _Batch:
         self.stats = stats
         self.active = worker.journeys.active(conn, workspace_id)
         self.views: dict[str, ContactView] = {}
+        # written once at the end of the batch: outbox rows, trace lines, run states
+        self.templates: dict[str, tuple[str, str, str] | None] = {}
+        self.messages: list[NewMessage] = []
+        self.trace: list[dict[str, Any]] = []
+        self.saved: dict[str, RunRow] = {}
+        self.entries: dict[str, dict[str, datetime]] = {}  # journey → contact → last entry
+        self.enrolling: dict[str, Definition | None] = {}  # enrolments' journeys, by id or name
+
+    def flush(self) -> None:
+        """Write what the batch decided: its messages, its runs' trace lines and states."""
+        if self.messages:
+            self.stats.sent += enqueue(self.conn, self.workspace_id, self.messages, self.now).new
+        store.insert_steps(self.conn, self.trace)
+        store.save_runs(self.conn, self.workspace_id, list(self.saved.values()), self.now)
+        self.messages, self.trace, self.saved = [], [], {}
 
     def run(self, items: Sequence[InboxItem], due: Sequence[RunRow]) -> None:
         contacts = {i.contact_id for i in items} | {r.state.contact_id for r in due}
@@ -274,18 +293,19 @@ class _Batch:
 
     def _candidates(self, happening: Happening) -> list[Definition]:
         if happening.kind is HappeningKind.ENROLL and happening.name is not None:
-            row = store.find_journey(self.conn, self.workspace_id, happening.name)
-            if row is None or row.status != "active":
-                return []
-            found = self.worker.journeys.definition(self.conn, self.workspace_id, row.id, row.version)
-            return [found] if found is not None else []
+            if happening.name not in self.enrolling:  # one lookup per journey and batch
+                row = store.find_journey(self.conn, self.workspace_id, happening.name)
+                found = None
+                if row is not None and row.status == "active":
+                    found = self.worker.journeys.definition(self.conn, self.workspace_id, row.id, row.version)
+                self.enrolling[happening.name] = found
+            target = self.enrolling[happening.name]
+            return [target] if target is not None else []
         return self.active.definitions
 
     def _enter(self, definition: Definition, view: ContactView, event: TrackedEvent | None) -> RunRow | None:
         contact_id = view.contact.id
-        last = store.last_entries(self.conn, self.workspace_id, definition.journey_id, [contact_id]).get(
-            contact_id
-        )
+        last = self._last_entries(definition.journey_id).get(contact_id)
         refused = may_enter(definition.journey, view, last, self.now)
         if refused is not None:
             log.debug("entry refused", journey=definition.journey_id, contact=contact_id, reason=refused)
@@ -301,6 +321,7 @@ class _Batch:
         run = RunRow(state, definition.journey_id, definition.version, 0, 0, None)
         if not store.insert_run(self.conn, self.workspace_id, run, self.now):
             return None  # a live run for this contact (and correlation key) exists
+        self._last_entries(definition.journey_id)[contact_id] = self.now
         self.stats.started += 1
         return self._advance(definition, run, Start(event))
 
@@ -332,24 +353,38 @@ class _Batch:
         if not result.commands and result.state == run.state:
             return run
         self.stats.stepped += 1
-        effects = Effects(self.conn, self.workspace_id, definition.journey_id, definition.journey, self.now)
-        savepoint = self.conn.begin_nested()
+        effects = Effects(
+            self.conn, self.workspace_id, definition.journey_id, definition.journey, self.now, self.templates
+        )
+        # only steps that write more than outbox rows need a savepoint to undo them on failure
+        savepoint = self.conn.begin_nested() if Effects.writes(result.commands) else None
         try:
             effects.apply(result.state, result.commands)
         except EffectFailed as failed:
-            savepoint.rollback()
+            if savepoint is not None:
+                savepoint.rollback()
             self.stats.failed += 1
             state = replace(result.state, status=RunStatus.FAILED, wake_at=None, reason=failed.reason)
             trace = [c for c in result.commands if isinstance(c, Logged)]
             trace.append(Logged(self.now, failed.node, "failed", failed.reason))
             return self._save(run, Stepped(state, list(trace)))
-        savepoint.commit()
-        self.stats.sent += effects.sent
+        if savepoint is not None:
+            savepoint.commit()
+        self.messages.extend(effects.messages)
         return self._save(run, result)
+
+    def _last_entries(self, journey_id: str) -> dict[str, datetime]:
+        """When each contact of the batch last entered the journey (one query per journey and batch;
+        entries made in this batch are added as they happen)."""
+        if journey_id not in self.entries:
+            self.entries[journey_id] = store.last_entries(
+                self.conn, self.workspace_id, journey_id, sorted(self.views)
+            )
+        return self.entries[journey_id]
 
     def _save(self, run: RunRow, result: Stepped) -> RunRow:
         lines = [c for c in result.commands if isinstance(c, Logged)]
-        rows = [
+        self.trace.extend(
             {
                 "workspace_id": self.workspace_id,
                 "run_id": run.state.run_id,
@@ -361,12 +396,11 @@ class _Batch:
                 "data": line.data,
             }
             for n, line in enumerate(lines)
-        ]
-        store.insert_steps(self.conn, rows)
+        )
         state = result.state
         if state.status is RunStatus.CALLING:
             state = replace(state, wake_at=self.now)  # due for its call at once
         ended_at = self.now if state.ended else None
         saved = RunRow(state, run.journey_id, run.version, run.steps + len(lines), run.attempts, ended_at)
-        store.save_runs(self.conn, self.workspace_id, [saved], self.now)
+        self.saved[state.run_id] = saved
         return saved
