@@ -25,6 +25,7 @@ from nurture.services.double_opt_in import DoubleOptIn
 from nurture.services.imports import ImportService
 from nurture.services.ingest import IngestService
 from nurture.services.journeys.active import ActiveJourneys
+from nurture.services.journeys.calls import journey_caller
 from nurture.services.journeys.definitions import JourneyService
 from nurture.services.journeys.engine import JourneyWorker
 from nurture.services.lifecycle import LifecycleStages
@@ -190,6 +191,7 @@ def build(
         poll=settings.dispatch_poll_seconds,
     )
     journey_worker.on_sent = dispatcher.wake
+    journey_worker.caller = journey_caller(http)
     deliveries = DeliveryService(
         db, clock, SoftBouncePolicy(settings.soft_bounce_limit, settings.soft_bounce_days)
     )

@@ -20,6 +20,8 @@ from nurture.services.workspaces import NewWorkspace
 from nurture.store.schema import journey_runs, messages, run_steps
 from nurture.store.templates import find_template
 from tests.conftest import ingest
+from tests.http_peer import RecordingServer
+from tests.services.messaging import sender
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "journeys"
 
@@ -405,3 +407,77 @@ def test_without_a_migration_runs_finish_on_the_version_they_started(
     assert incentive is not None
     first, second = (container.contacts.list(workspace.id, user_id=u).items[0].id for u in ("u1", "u2"))
     assert sent == {first: reminder[0], second: incentive[0]}
+
+
+def test_a_webhook_node_calls_out_and_a_later_branch_reads_the_answer(
+    container: Container, workspace: NewWorkspace, receiver: RecordingServer
+) -> None:
+    receiver.answer(200, {"vip": True})
+    document = {
+        "name": "Ask the CRM",
+        "trigger": {"type": "event", "event": "Signed Up"},
+        "nodes": [
+            {
+                "id": "crm",
+                "type": "webhook",
+                "url": f"{receiver.url}/lookup",
+                "body": '{"user": "{{ event.properties.user }}"}',
+                "save_as": "crm",
+            },
+            {
+                "id": "vip",
+                "type": "condition",
+                "context": [{"path": "webhook.crm.body.vip", "operator": {"op": "equals", "value": True}}],
+            },
+            {"id": "tag", "type": "update_contact", "add_tags": ["vip"]},
+        ],
+        "edges": [{"from": "crm", "to": "vip"}, {"from": "vip", "port": "yes", "to": "tag"}],
+    }
+    container.journeys.apply(workspace.id, document)
+    ingest(
+        container,
+        workspace.id,
+        {"type": "track", "userId": "ann", "event": "Signed Up", "properties": {"user": "ann"}},
+    )
+    _settle(container)
+    [request] = receiver.received
+    assert request.json() == {"user": "ann"}
+    assert request.headers["idempotency-key"].endswith(":crm:1")
+    [run] = _runs(container, workspace.id)
+    assert run.status == "completed"
+    assert run.context["webhook"]["crm"] == {"status": 200, "body": {"vip": True}, "error": None}
+    contact_id = container.contacts.list(workspace.id, user_id="ann").items[0].id
+    assert container.contacts.get(workspace.id, contact_id).tags == ["vip"]
+
+
+def test_a_notify_node_alerts_slack_and_the_named_addresses(
+    container: Container, workspace: NewWorkspace, receiver: RecordingServer
+) -> None:
+    sender(container, workspace.id)
+    receiver.answer(200, b"ok")
+    document = {
+        "name": "Hot lead",
+        "trigger": {"type": "manual"},
+        "nodes": [
+            {
+                "id": "tell",
+                "type": "notify",
+                "emails": ["sales@acme.example.com"],
+                "slack_url": f"{receiver.url}/slack",
+                "message": "{{ contact.email }} is ready for sales",
+            }
+        ],
+    }
+    journey = container.journeys.apply(workspace.id, document).journey
+    ann = {"type": "identify", "userId": "ann", "traits": {"email": "ann@example.com"}}
+    ingest(container, workspace.id, ann)
+    contact_id = container.contacts.list(workspace.id, user_id="ann").items[0].id
+    container.journeys.enroll(workspace.id, journey.id, [contact_id])
+    _settle(container)
+    container.dispatcher.run_once()
+    container.webhook_worker.run_once()
+    [slack] = receiver.received
+    assert "ann@example.com is ready for sales" in slack.body.decode()
+    [mail] = container.mail.newest(workspace.id, 10)
+    assert mail.rcpt_to == "sales@acme.example.com"
+    assert mail.subject == "[nurture] Hot lead: ann@example.com is ready for sales"

@@ -20,6 +20,7 @@ from nurture.domain.messages.senders import Sender
 from nurture.domain.templates.context import account_data, contact_data, message_context
 from nurture.domain.templates.model import Content, TemplateKind
 from nurture.domain.templates.render import CompiledTemplate, RenderedMessage
+from nurture.services.alerts import CONTEXT_KEY as ALERT_KEY
 from nurture.services.dispatch_policy import Decided, ToSend
 from nurture.services.templates import TemplateCache
 from nurture.services.transports import MessageLinks
@@ -74,6 +75,10 @@ class Renderer:
             message = item.message
             key = (message.template_id or "", message.template_version)
             template = templates.get(key)
+            alert = message.context.get(ALERT_KEY) if message.template_id is None else None
+            if isinstance(alert, Mapping) and message.channel == "email":
+                out.append(self._alert(item, alert, default))
+                continue
             if not isinstance(template, _Template):
                 why = template or "the message has no template"
                 out.append(Prepared(item, failure=(Reason.RENDER_ERROR, why)))
@@ -95,6 +100,22 @@ class Renderer:
                 continue
             out.append(self._email(item, template, rendered, sender))
         return out
+
+    def _alert(self, item: ToSend, alert: Mapping[str, Any], sender: Sender | None) -> Prepared:
+        """An internal alert (services/alerts.py): finished text, sent as the workspace's sender."""
+        if sender is None:
+            return Prepared(item, failure=(Reason.NO_SENDER, "internal alerts go out as the default sender"))
+        email = OutgoingEmail(
+            message_id=item.message.id,
+            from_email=sender.from_email,
+            from_name=sender.from_name,
+            to=item.address,
+            subject=str(alert.get("subject") or ""),
+            html=None,
+            text=str(alert.get("text") or ""),
+            reply_to=sender.reply_to,
+        )
+        return Prepared(item, None, sender.config(self.smtp_url), email=email)
 
     def _templates(
         self, conn: Connection, workspace_id: str, items: list[ToSend]

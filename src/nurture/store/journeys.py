@@ -223,13 +223,13 @@ def has_due_runs(conn: Connection, now: datetime) -> bool:
 def lease_calls(conn: Connection, runs: Sequence[RunRow], until: datetime) -> None:
     """Calling runs are claimed by moving their `wake_at` past the call's timeout: a worker that dies
     mid-call leaves the run to be called again (with the same idempotency key) once it passes."""
-    execute_many(
-        conn,
+    statement = (
         update(r)
         .where(r.c.workspace_id == bindparam("w_id"), r.c.id == bindparam("r_id"))
-        .values(wake_at=until),
-        [{"w_id": run.state.workspace_id, "r_id": run.state.run_id} for run in runs],
+        .values(wake_at=bindparam("until"))
     )
+    rows = [{"w_id": run.state.workspace_id, "r_id": run.state.run_id, "until": until} for run in runs]
+    execute_many(conn, statement, rows)
 
 
 def live_runs(conn: Connection, workspace_id: str, contact_ids: Sequence[str]) -> list[RunRow]:

@@ -230,7 +230,7 @@ class Notify(Base):
     type: Literal["notify"] = "notify"
     owner: bool = False
     emails: list[Annotated[str, Field(max_length=320)]] = Field(default_factory=list, max_length=20)
-    slack_url: str | None = Field(default=None, max_length=2000, pattern=r"^https://")
+    slack_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")
     message: str = Field(min_length=1, max_length=5000)
 
     @model_validator(mode="after")

@@ -14,25 +14,40 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from nurture.domain.alerts import AlertTargets, check_alert
 from nurture.domain.audiences import check_tag
 from nurture.domain.errors import NotFound, NurtureError
 from nurture.domain.journeys.definition import Journey
 from nurture.domain.journeys.entry import HappeningKind
-from nurture.domain.journeys.runs import AddScore, Command, EnrollIn, RunState, SendMessage, UpdateProfile
+from nurture.domain.journeys.runs import (
+    AddScore,
+    Command,
+    EnrollIn,
+    NotifyTeam,
+    RunState,
+    SendMessage,
+    UpdateProfile,
+)
 from nurture.domain.messages.outbox import Source
 from nurture.domain.profile import parse_traits
 from nurture.domain.scoring import model_from_stored
-from nurture.services import lifecycle, outbox
+from nurture.domain.templates.context import contact_data
+from nurture.domain.templates.render import environments
+from nurture.services import alerts, lifecycle, outbox
 from nurture.services.identity import IdentityGraph
 from nurture.services.journeys.inbox import JOURNEYS_CHANNEL
 from nurture.services.lists import add_contacts, remove_contacts, require_list
 from nurture.services.scoring import grant_manual
 from nurture.services.tags import tag_contact, untag_contact
+from nurture.store import contacts as contact_store
 from nurture.store import journeys as store
+from nurture.store import owners as owner_store
 from nurture.store import scoring as scoring_store
 from nurture.store.ids import new_id
 from nurture.store.templates import find_template
 from nurture.store.wakeups import notify
+
+_ENVS = environments({})
 
 
 class EffectFailed(Exception):
@@ -69,7 +84,7 @@ class Effects:
     @staticmethod
     def writes(commands: Sequence[Command]) -> bool:
         """Whether carrying out the commands writes anything besides outbox rows."""
-        return any(isinstance(c, UpdateProfile | AddScore | EnrollIn) for c in commands)
+        return any(isinstance(c, UpdateProfile | AddScore | EnrollIn | NotifyTeam) for c in commands)
 
     def apply(self, run: RunState, commands: Sequence[Command]) -> None:
         for command in commands:
@@ -81,6 +96,8 @@ class Effects:
                 self._score(run, command)
             elif isinstance(command, EnrollIn):
                 self._enroll(run, command)
+            elif isinstance(command, NotifyTeam):
+                self._notify(run, command)
 
     def _template(self, name: str) -> tuple[str, str, str] | None:
         if name not in self.templates:
@@ -176,6 +193,36 @@ class Effects:
         enroll_rows(
             self.conn, self.workspace_id, target.id, [run.contact_id], self.now, f"journey:{self.journey_id}"
         )
+
+    def _notify(self, run: RunState, command: NotifyTeam) -> None:
+        """An internal alert about the contact: to its owner, fixed addresses and Slack. The message
+        is Liquid with the contact and the run's context."""
+        contact = contact_store.load_contacts(self.conn, self.workspace_id, [run.contact_id]).get(
+            run.contact_id
+        )
+        emails = list(command.emails)
+        if command.owner and contact is not None and contact.owner_id:
+            owner = owner_store.get(self.conn, self.workspace_id, contact.owner_id)
+            if owner is not None:
+                emails.append(owner.email)
+        if not emails and not command.slack_url:
+            return  # the contact has no owner and nobody else is named: nothing to tell anyone
+        try:
+            data = contact_data(contact) if contact is not None else {}
+            text = str(_ENVS.parse("message", command.message).render(contact=data, run=run.context))
+            alert = check_alert(
+                f"{self.journey.name}: {text}"[:200],
+                text,
+                run.contact_id,
+                None,
+                {"Journey": self.journey.name},
+            )
+        except NurtureError as err:
+            raise EffectFailed(command.node, f"notify: {err}") from None
+        targets = AlertTargets(
+            slack_webhook_urls=(command.slack_url,) if command.slack_url else (), emails=tuple(emails)
+        )
+        alerts.notify(self.conn, self.workspace_id, alert, targets, self.now)
 
 
 def enroll_rows(
