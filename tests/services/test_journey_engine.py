@@ -481,3 +481,30 @@ def test_a_notify_node_alerts_slack_and_the_named_addresses(
     [mail] = container.mail.newest(workspace.id, 10)
     assert mail.rcpt_to == "sales@acme.example.com"
     assert mail.subject == "[nurture] Hot lead: ann@example.com is ready for sales"
+
+
+def test_a_webhook_send_posts_one_signed_delivery_to_the_endpoint(
+    container: Container, workspace: NewWorkspace, receiver: RecordingServer
+) -> None:
+    receiver.answer(204)
+    endpoint = container.webhooks.create(
+        workspace.id, {"url": f"{receiver.url}/in", "event_types": ["contact.*"]}
+    )
+    document = {
+        "name": "Tell the shop",
+        "trigger": {"type": "event", "event": "Order Completed"},
+        "entry": {"reentry": "always"},
+        "nodes": [{"id": "post", "type": "send", "channel": "webhook", "endpoint_id": endpoint.id}],
+    }
+    container.journeys.apply(workspace.id, document)
+    order = {"type": "track", "userId": "ann", "event": "Order Completed", "properties": {"order_id": "o1"}}
+    ingest(container, workspace.id, order)
+    _settle(container)
+    container.webhook_worker.run_once()
+    [posted] = receiver.received
+    body = posted.json()
+    assert isinstance(body, dict)
+    assert body["type"] == "journey.send"
+    assert body["data"]["node"] == "post"
+    assert body["data"]["event"]["properties"] == {"order_id": "o1"}
+    assert posted.headers["webhook-signature"].startswith("v1,")

@@ -21,10 +21,11 @@ CONTACT_PREFIX = "contact."
 MESSAGE_PREFIX = "message."
 TEST = "webhook.test"
 ALERT = "alert"
+JOURNEY_SEND = "journey.send"  # a journey's send node on the webhook channel, to one endpoint
 
 ACTIVITY_TYPES = {kind: CONTACT_PREFIX + kind.value for kind in ActivityKind}
 MESSAGE_TYPES = {kind: MESSAGE_PREFIX + kind.value for kind in MessageEventKind}
-EVENT_TYPES: tuple[str, ...] = (*ACTIVITY_TYPES.values(), *MESSAGE_TYPES.values(), TEST)
+EVENT_TYPES: tuple[str, ...] = (*ACTIVITY_TYPES.values(), *MESSAGE_TYPES.values(), TEST, JOURNEY_SEND)
 MAX_TYPES = 100
 
 # The id an activity's subject gets in the event, by kind (the others carry it in their data).

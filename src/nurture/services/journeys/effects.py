@@ -33,16 +33,19 @@ from nurture.domain.profile import parse_traits
 from nurture.domain.scoring import model_from_stored
 from nurture.domain.templates.context import contact_data
 from nurture.domain.templates.render import environments
+from nurture.domain.webhooks.events import JOURNEY_SEND, WebhookEvent
 from nurture.services import alerts, lifecycle, outbox
 from nurture.services.identity import IdentityGraph
 from nurture.services.journeys.inbox import JOURNEYS_CHANNEL
 from nurture.services.lists import add_contacts, remove_contacts, require_list
 from nurture.services.scoring import grant_manual
 from nurture.services.tags import tag_contact, untag_contact
+from nurture.services.webhooks import delivery_row
 from nurture.store import contacts as contact_store
 from nurture.store import journeys as store
 from nurture.store import owners as owner_store
 from nurture.store import scoring as scoring_store
+from nurture.store import webhooks as webhook_store
 from nurture.store.ids import new_id
 from nurture.store.templates import find_template
 from nurture.store.wakeups import notify
@@ -84,7 +87,11 @@ class Effects:
     @staticmethod
     def writes(commands: Sequence[Command]) -> bool:
         """Whether carrying out the commands writes anything besides outbox rows."""
-        return any(isinstance(c, UpdateProfile | AddScore | EnrollIn | NotifyTeam) for c in commands)
+        return any(
+            isinstance(c, UpdateProfile | AddScore | EnrollIn | NotifyTeam)
+            or (isinstance(c, SendMessage) and c.channel == "webhook")
+            for c in commands
+        )
 
     def apply(self, run: RunState, commands: Sequence[Command]) -> None:
         for command in commands:
@@ -99,6 +106,29 @@ class Effects:
             elif isinstance(command, NotifyTeam):
                 self._notify(run, command)
 
+    def _post(self, run: RunState, command: SendMessage) -> None:
+        """A send on the webhook channel: one signed delivery to the node's endpoint, retried and
+        logged like every webhook; its `webhook-id` is the send id, so a retried step posts once."""
+        assert command.endpoint_id is not None  # the document requires it for webhook sends
+        endpoint = webhook_store.get_endpoint(self.conn, self.workspace_id, command.endpoint_id)
+        if endpoint is None or not endpoint.enabled:
+            raise EffectFailed(
+                command.node, f"webhook endpoint {command.endpoint_id!r} is missing or disabled"
+            )
+        payload = {
+            "journey_id": self.journey_id,
+            "journey": self.journey.name,
+            "node": command.node,
+            "run_id": run.run_id,
+            "contact_id": run.contact_id,
+            "event": run.context.get("event"),
+            "run": _public(run.context),
+        }
+        event = WebhookEvent(command.send_id, JOURNEY_SEND, self.now, payload)
+        webhook_store.insert_deliveries(
+            self.conn, [delivery_row(self.workspace_id, event, self.now, endpoint_id=endpoint.id)]
+        )
+
     def _template(self, name: str) -> tuple[str, str, str] | None:
         if name not in self.templates:
             self.templates[name] = find_template(self.conn, self.workspace_id, name)
@@ -106,7 +136,8 @@ class Effects:
 
     def _send(self, run: RunState, command: SendMessage) -> None:
         if command.channel == "webhook":
-            raise EffectFailed(command.node, "webhook sends need the outbound webhooks of the messaging work")
+            self._post(run, command)
+            return
         assert command.template is not None  # the document requires it for email and SMS
         found = self._template(command.template)
         if found is None:
