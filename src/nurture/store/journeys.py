@@ -285,28 +285,10 @@ _save = (
 
 
 def save_runs(conn: Connection, workspace_id: str, runs: Sequence[RunRow], now: datetime) -> None:
-    rows = []
-    for run in runs:
-        state = run.state
-        rows.append(
-            {
-                "w_id": workspace_id,
-                "r_id": state.run_id,
-                "status": state.status.value,
-                "node": state.node,
-                "wake_at": state.wake_at,
-                "lease_until": None,
-                "attempts": run.attempts,
-                "steps": run.steps,
-                "context": state.context,
-                "sends": state.sends,
-                "visits": state.visits,
-                "converted_at": state.converted_at,
-                "ended_at": run.ended_at,
-                "reason": state.reason,
-                "updated_at": now,
-            }
-        )
+    rows = [
+        {**_state_row(workspace_id, run), "w_id": workspace_id, "r_id": run.state.run_id, "updated_at": now}
+        for run in runs
+    ]
     if rows:
         conn.execute(_save, rows)
 
