@@ -1,5 +1,6 @@
-"""Where the real-world bounce corpus lives (`../shared/corpus/bounces` beside the repository) and its
-expected readings; shared by the accuracy and fuzz tests."""
+"""Where the real-world bounce corpus lives (`../shared/corpus/bounces` beside the repository, else the
+copy kept in `tests/data/bounce-corpus` so a clone anywhere has it) and its expected readings; shared by
+the accuracy and fuzz tests."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ def corpus_dir() -> Path:
     candidates += [
         base / "shared" / "corpus" / "bounces" for base in (_REPOSITORY.parent, _REPOSITORY.parents[1])
     ]
+    candidates.append(_REPOSITORY / "tests" / "data" / "bounce-corpus")
     for candidate in candidates:
         if (candidate / "mail").is_dir():
             return candidate
