@@ -508,3 +508,21 @@ def test_a_webhook_send_posts_one_signed_delivery_to_the_endpoint(
     assert body["data"]["node"] == "post"
     assert body["data"]["event"]["properties"] == {"order_id": "o1"}
     assert posted.headers["webhook-signature"].startswith("v1,")
+
+
+def test_the_explanation_says_what_became_of_each_message(
+    container: Container, workspace: NewWorkspace, cart_journey: str
+) -> None:
+    sender(container, workspace.id)
+    container.topics.create(workspace.id, "email", "newsletter", {"label": "Newsletter"})
+    _cart(container, workspace.id, "u1", "c-1")
+    contact_id = container.contacts.list(workspace.id, user_id="u1").items[0].id
+    container.subscriptions.set(workspace.id, contact_id, "email", "newsletter", "unsubscribed")
+    _settle(container)
+    container.clock.advance(timedelta(hours=1))
+    _settle(container)
+    container.dispatcher.run_once()
+    [run] = container.journeys.explain(workspace.id, contact_id)
+    [send] = [line for line in run.trace if line.action == "send"]
+    assert "not sent: unsubscribed from topic 'newsletter'" in send.reason
+    assert send.data["message"]["status"] == "skipped"

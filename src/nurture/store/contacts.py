@@ -499,3 +499,12 @@ def ids_with_phone(conn: Connection, workspace_id: str, phone: str) -> list[str]
     """The contacts whose phone is `phone` (E.164), oldest first: a number can belong to several."""
     query = select(contacts.c.id).where(contacts.c.workspace_id == workspace_id, contacts.c.phone == phone)
     return list(conn.execute(query.order_by(contacts.c.id)).scalars())
+
+
+def zone_of(conn: Connection, workspace_id: str, contact_id: str) -> str | None:
+    """The contact's `timezone` field (None when it has none or does not exist)."""
+    query = select(contacts.c.timezone).where(
+        contacts.c.workspace_id == workspace_id, contacts.c.id == contact_id
+    )
+    found: str | None = conn.execute(query).scalar()
+    return found

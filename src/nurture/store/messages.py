@@ -11,7 +11,7 @@ from sqlalchemy import Connection, and_, or_, select
 from nurture.domain.messages.engagement import MessageRef
 from nurture.domain.messages.outbox import Message
 from nurture.store.schema import messages
-from nurture.store.sql import execute_many, insert_ignore
+from nurture.store.sql import execute_many, in_chunks, insert_ignore
 
 _FIELDS = tuple(Message.__dataclass_fields__)
 
@@ -73,3 +73,11 @@ def list_messages(
         )
     rows = conn.execute(query.order_by(messages.c.created_at, messages.c.id).limit(limit))
     return [_message(r) for r in rows]
+
+
+def by_ids(conn: Connection, workspace_id: str, message_ids: Sequence[str]) -> dict[str, Message]:
+    found: dict[str, Message] = {}
+    for part in in_chunks(conn, sorted(set(message_ids))):
+        query = select(messages).where(messages.c.workspace_id == workspace_id, messages.c.id.in_(part))
+        found.update({row.id: _message(row) for row in conn.execute(query)})
+    return found

@@ -4,12 +4,16 @@ decision, read from the trace the engine wrote as it stepped."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from nurture.domain.errors import NotFound
+from nurture.domain.evaluate import contact_zone_named
+from nurture.domain.messages.outbox import Message
 from nurture.services.audience_refs import existing_contact
 from nurture.store import journeys as store
+from nurture.store import messages as message_store
+from nurture.store.contacts import zone_of
 from nurture.store.db import Database
 
 
@@ -53,6 +57,9 @@ def explain(
         names = {j.id: j.name for j in store.list_journeys(conn, workspace_id)}
         runs = store.runs_of_contact(conn, workspace_id, found, journey_id)
         steps = store.steps_of(conn, workspace_id, [r.state.run_id for r in runs])
+        sends = [s.data.get("send_id") for lines in steps.values() for s in lines if s.action == "send"]
+        sent = message_store.by_ids(conn, workspace_id, [i for i in sends if isinstance(i, str)])
+        zone = contact_zone_named(zone_of(conn, workspace_id, found))
     return [
         RunExplained(
             run_id=run.state.run_id,
@@ -67,9 +74,42 @@ def explain(
             converted_at=run.state.converted_at,
             reason=run.state.reason,
             correlation=run.state.correlation,
-            trace=[
-                TraceLine(s.at, s.node, s.action, s.reason, dict(s.data)) for s in steps[run.state.run_id]
-            ],
+            trace=[_line(step, sent, zone) for step in steps[run.state.run_id]],
         )
         for run in runs
     ]
+
+
+def _line(step: Any, sent: dict[str, Message], zone: tzinfo) -> TraceLine:
+    """A trace line; a send's line also says what became of the message (sent, held, not sent)."""
+    data = dict(step.data)
+    reason = step.reason
+    message = sent.get(data.get("send_id", "")) if step.action == "send" else None
+    if message is not None:
+        outcome = message_outcome(message, zone)
+        data["message"] = {"status": message.status, "reason": message.reason, "detail": message.detail}
+        reason = f"{reason} — {outcome}"
+    return TraceLine(step.at, step.node, step.action, reason, data)
+
+
+def _when(moment: datetime, zone: tzinfo) -> str:
+    utc = f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    name = getattr(zone, "key", "UTC")
+    return utc if name == "UTC" else f"{moment.astimezone(zone):%Y-%m-%d %H:%M} {name} ({utc})"
+
+
+def message_outcome(message: Message, zone: tzinfo) -> str:
+    """What became of a message, in words: "sent at …", "held until 09:00 Europe/Berlin: quiet hours",
+    "not sent: unsubscribed from topic 'newsletter' (decided …)"."""
+    why = message.detail or (message.reason or "").replace("_", " ")
+    if message.status == "sent" and message.sent_at is not None:
+        return f"sent at {_when(message.sent_at, zone)}"
+    if message.status == "pending" and message.reason:
+        return f"held until {_when(message.due_at, zone)}: {(message.reason or '').replace('_', ' ')}"
+    if message.status == "pending":
+        return "waiting to be sent"
+    if message.status == "skipped":
+        return f"not sent: {why} (decided {_when(message.updated_at, zone)})"
+    if message.status == "failed":
+        return f"failed: {why}"
+    return f"{message.status}: {why}" if why else message.status
