@@ -24,7 +24,7 @@ from nurture.services.dispatch import Dispatcher
 from nurture.services.double_opt_in import DoubleOptIn
 from nurture.services.imports import ImportService
 from nurture.services.ingest import IngestService
-from nurture.services.journeys.active import ActiveJourneys
+from nurture.services.journeys.active import ACTIVE
 from nurture.services.journeys.calls import journey_caller
 from nurture.services.journeys.definitions import JourneyService
 from nurture.services.journeys.engine import JourneyWorker
@@ -165,7 +165,7 @@ def build(
     contacts = ContactService(db, clock)
     segments = SegmentService(db, clock)
     ingest = IngestService(db, clock)
-    active_journeys = ActiveJourneys()
+    active_journeys = ACTIVE
     journey_worker = JourneyWorker(db, clock, active_journeys, poll=settings.worker_poll_seconds)
     audience = AudienceWorker(
         db,

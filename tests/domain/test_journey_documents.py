@@ -12,6 +12,7 @@ import yaml
 from nurture.domain.errors import Invalid
 from nurture.domain.journeys.durations import format_duration, parse_duration
 from nurture.domain.journeys.parsing import journey_schema, parse_journey
+from nurture.domain.journeys.triggers import Direction, ScoreTrigger
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "journeys"
 
@@ -142,6 +143,11 @@ def test_the_json_schema_is_published_with_every_node_type() -> None:
         assert f"'{kind}'" in text
 
 
-def test_score_triggers_are_refused_with_the_way_round() -> None:
-    data = _with(lambda d: d.update(trigger={"type": "score", "model_id": "m", "threshold": 50}))
-    assert "segment trigger" in _errors(data)["trigger"]
+def test_a_score_trigger_fires_only_on_crossing_in_its_direction() -> None:
+    up = ScoreTrigger(model_id="m", threshold=50)
+    assert up.crossed(40, 50)
+    assert not up.crossed(50, 70)  # already above: no second crossing
+    assert not up.crossed(60, 40)
+    down = ScoreTrigger(model_id="m", threshold=50, direction=Direction.DOWN)
+    assert down.crossed(55, 49)
+    assert not down.crossed(40, 30)

@@ -526,3 +526,27 @@ def test_the_explanation_says_what_became_of_each_message(
     [send] = [line for line in run.trace if line.action == "send"]
     assert "not sent: unsubscribed from topic 'newsletter'" in send.reason
     assert send.data["message"]["status"] == "skipped"
+
+
+def test_a_score_crossing_its_threshold_starts_the_journey_once(
+    container: Container, workspace: NewWorkspace
+) -> None:
+    container.scoring.create(
+        workspace.id,
+        {
+            "name": "Engagement",
+            "rules": [{"type": "event", "id": "demo", "points": 30, "name": "Demo Requested"}],
+        },
+    )
+    document = {
+        "name": "Sales ready",
+        "trigger": {"type": "score", "model_id": "Engagement", "threshold": 50},
+        "entry": {"reentry": "always"},
+        "nodes": [{"id": "tag", "type": "update_contact", "add_tags": ["hot"]}],
+    }
+    container.journeys.apply(workspace.id, document)
+    for _ in range(3):  # 30, 60 (crosses 50), 90 (still above: no new entry)
+        ingest(container, workspace.id, {"type": "track", "userId": "ann", "event": "Demo Requested"})
+        _settle(container)
+    runs = _runs(container, workspace.id)
+    assert [r.status for r in runs] == ["completed"]

@@ -41,6 +41,7 @@ from nurture.domain.scoring import (
 )
 from nurture.domain.scoring.definition import Frequency
 from nurture.services import lifecycle
+from nurture.services.journeys.inbox import note_score
 from nurture.store import activities, contact_views
 from nurture.store import contacts as contact_store
 from nurture.store import scoring as store
@@ -313,6 +314,7 @@ def recompute(
         return False
     contact.rescored(model_id, new)
     _thresholds(conn, workspace_id, contact.id, model_id, model, old, new, now)
+    note_score(conn, workspace_id, contact.id, model_id, old, new, now)
     activities.enqueue_change(conn, workspace_id, contact.id, ChangeKind.SCORE, now, name=model_id)
     return True
 

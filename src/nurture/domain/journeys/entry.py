@@ -21,6 +21,7 @@ from nurture.domain.journeys.triggers import (
     AttributeChangeTrigger,
     DateTrigger,
     EventTrigger,
+    ScoreTrigger,
     SegmentMove,
     SegmentTrigger,
     StageTrigger,
@@ -72,6 +73,13 @@ def triggered(
             return True
         value = field_value(view.contact, trigger.field)
         return value is not MISSING and passes(trigger.to, value, now, contact_zone(view.contact))
+    if isinstance(trigger, ScoreTrigger):
+        if kind is not HappeningKind.CHANGE or happening.name != f"score:{trigger.model_id}":
+            return False
+        before, after = happening.data.get("from"), happening.data.get("to")
+        if not isinstance(before, int | float) or not isinstance(after, int | float):
+            return False
+        return trigger.crossed(float(before), float(after))
     if isinstance(trigger, StageTrigger):
         if kind is not HappeningKind.CHANGE or happening.name != "lifecycle_stage":
             return False
@@ -119,6 +127,7 @@ class JourneyPlan:
     segment_ids: set[str] = field(default_factory=set)
     fields: set[str] = field(default_factory=set)
     stage: bool = False
+    score_models: set[str] = field(default_factory=set)  # models of score triggers
     standing: References = field(default_factory=References)  # exit and goal conditions
 
     @classmethod
@@ -134,6 +143,8 @@ class JourneyPlan:
                 plan.fields.add(trigger.field)
             elif isinstance(trigger, StageTrigger):
                 plan.stage = True
+            elif isinstance(trigger, ScoreTrigger):
+                plan.score_models.add(trigger.model_id)
             elif isinstance(trigger, DateTrigger):
                 plan.fields |= {trigger.field, "timezone"}  # either moves the contact's timer
             for node in journey.nodes:

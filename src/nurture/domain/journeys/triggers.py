@@ -6,9 +6,9 @@ import re
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
-from nurture.domain.conditions.nodes import IdStr, NameStr, PropertyFilter
+from nurture.domain.conditions.nodes import NameStr, PropertyFilter
 from nurture.domain.conditions.values import Operator, Strict
 from nurture.domain.journeys.times import LocalTime, Zone, check_cron
 
@@ -64,21 +64,18 @@ class Direction(StrEnum):
 
 
 class ScoreTrigger(Strict):
-    """A scoring model's score crosses `threshold` (upwards by default). Not accepted yet: the engine
-    does not see the score before a change. Use a segment with a score condition (`score ≥ 50`) and
-    a segment trigger: entering that segment is the crossing."""
+    """A scoring model's score crosses `threshold`: upwards (from below it to at least it) by default,
+    or downwards (from at least it to below it)."""
 
     type: Literal["score"] = "score"
-    model_id: IdStr
+    model_id: NameStr  # a scoring model's id or name
     threshold: float
     direction: Direction = Direction.UP
 
-    @model_validator(mode="after")
-    def _not_yet(self) -> ScoreTrigger:
-        raise ValueError(
-            "score triggers are not supported yet: make a segment with a score condition "
-            "(e.g. score ≥ 50) and use a segment trigger on entering it"
-        )
+    def crossed(self, before: float, after: float) -> bool:
+        if self.direction is Direction.UP:
+            return before < self.threshold <= after
+        return after < self.threshold <= before
 
 
 class DateTrigger(Strict):

@@ -60,3 +60,8 @@ class ActiveJourneys:
         with self._lock:
             self._active[workspace_id] = found
         return found
+
+
+# The process's one cache: the composition root hands it to the workers, and scoring asks it whether
+# a score move matters to a journey.
+ACTIVE = ActiveJourneys()

@@ -31,7 +31,7 @@ from nurture.domain.journeys.nodes import (
 from nurture.domain.journeys.parsing import parse_journey
 from nurture.domain.journeys.records import StoredJourney
 from nurture.domain.journeys.step import Definition
-from nurture.domain.journeys.triggers import ScheduleTrigger, SegmentTrigger
+from nurture.domain.journeys.triggers import ScheduleTrigger, ScoreTrigger, SegmentTrigger
 from nurture.services import catalog
 from nurture.services.clock import Clock
 from nurture.services.journeys import schedules
@@ -195,6 +195,8 @@ def _resolved(conn: Connection, workspace_id: str, journey: Journey) -> Journey:
         refs["segment"].append(trigger.segment_id)
     if isinstance(trigger, ScheduleTrigger) and trigger.list_id:
         refs["list"].append(trigger.list_id)
+    if isinstance(trigger, ScoreTrigger):
+        refs["scoring model"].append(trigger.model_id)
     for node in journey.nodes:
         if isinstance(node, UpdateContact):
             refs["list"] += [*node.add_to_lists, *node.remove_from_lists]
@@ -217,6 +219,9 @@ def _resolved(conn: Connection, workspace_id: str, journey: Journey) -> Journey:
         if isinstance(trigger, ScheduleTrigger) and trigger.list_id:
             update["list_id"] = one("list", trigger.list_id, "trigger.list_id")
         changes["trigger"] = trigger.model_copy(update=update)
+    if isinstance(trigger, ScoreTrigger):
+        model = one("scoring model", trigger.model_id, "trigger.model_id")
+        changes["trigger"] = trigger.model_copy(update={"model_id": model})
     nodes = []
     for node in journey.nodes:
         where = f"nodes[{node.id}]"

@@ -12,7 +12,7 @@ from sqlalchemy import Connection
 
 from nurture.domain.activities import ChangeKind
 from nurture.domain.journeys.entry import HappeningKind
-from nurture.services.journeys.active import ActiveJourneys
+from nurture.services.journeys.active import ACTIVE, ActiveJourneys
 from nurture.store import journeys as store
 from nurture.store.audience_queue import QueuedChange
 from nurture.store.ids import new_id
@@ -66,3 +66,29 @@ def note(
     if rows:
         notify(conn, JOURNEYS_CHANNEL)
     return len(rows)
+
+
+def note_score(
+    conn: Connection,
+    workspace_id: str,
+    contact_id: str,
+    model_id: str,
+    before: float,
+    after: float,
+    now: datetime,
+) -> None:
+    """A contact's score moved: pass it on when a journey's score trigger reads that model."""
+    if model_id not in ACTIVE.active(conn, workspace_id).plan.score_models:
+        return
+    row = {
+        "workspace_id": workspace_id,
+        "id": new_id(),
+        "contact_id": contact_id,
+        "kind": HappeningKind.CHANGE.value,
+        "name": f"score:{model_id}",
+        "event_id": None,
+        "data": {"from": before, "to": after},
+        "created_at": now,
+    }
+    store.enqueue(conn, [row])
+    notify(conn, JOURNEYS_CHANNEL)
