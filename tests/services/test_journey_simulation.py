@@ -18,6 +18,7 @@ from nurture.domain.errors import Invalid
 from nurture.domain.journeys.parsing import parse_journey
 from nurture.domain.journeys.simulate import simulate
 from nurture.domain.journeys.step import Definition
+from nurture.domain.messages.settings import MessagingSettings
 from nurture.services.journeys.simulation import read_stream, result_json, simulate_history, simulate_stream
 from nurture.services.workspaces import NewWorkspace
 from nurture.store.schema import events, journey_runs
@@ -184,3 +185,21 @@ def test_browse_abandonment_nudges_those_who_came_back_and_skips_those_who_bough
     assert [m["template"] for m in by_contact["ann"]["messages"]] == ["Still thinking about it"]
     assert by_contact["bob"]["messages"] == []
     assert result["population"]["exited"] == 1
+
+
+def test_the_workspaces_quiet_hours_and_cap_hold_or_stop_simulated_sends() -> None:
+    quiet = MessagingSettings.model_validate({"quiet_hours": {"start": "10:00", "end": "12:00"}})
+    result = result_json(simulate_stream(CART, STREAM, timedelta(days=7), quiet))
+    [ann] = [c for c in result["contacts"] if c["contact"] == "ann"]
+    # reminded an hour after 09:05 UTC: 10:05 is quiet in Berlin too (11:05), held to 12:00 Berlin
+    assert [m["held_until"] for m in ann["messages"]] == ["2026-11-20T11:00:00+00:00"]
+    assert result["population"]["stopped_by_policy"] == {"deferred: quiet hours": 1}
+    capped = MessagingSettings.model_validate(
+        {"frequency_cap": {"max_messages": 1, "window_hours": 24, "over_cap": "skip"}}
+    )
+    twice = [
+        *STREAM,
+        _call("track", "ann", "2026-11-20T10:30:00Z", event="Cart Updated", properties={"cart_id": "c-9"}),
+    ]
+    result = result_json(simulate_stream(CART, twice, timedelta(days=7), capped))
+    assert result["population"]["stopped_by_policy"] == {"frequency cap": 1}

@@ -23,7 +23,12 @@ from nurture.cli.console import (
 from nurture.domain.errors import Invalid
 from nurture.domain.journeys.durations import parse_duration
 from nurture.domain.journeys.simulate import SimResult
-from nurture.services.journeys.simulation import result_json, simulate_history, simulate_stream
+from nurture.services.journeys.simulation import (
+    result_json,
+    simulate_history,
+    simulate_stream,
+    workspace_settings,
+)
 
 journeys_app = typer.Typer(
     help="Journeys as YAML or JSON files: validate, apply, list, enrol.", no_args_is_help=True
@@ -224,8 +229,13 @@ def simulate_command(
         raise typer.Exit(2) from None
     with container_for_cli() as container:
         if events is not None:
+            settings = (
+                workspace_settings(container.db, container.workspaces.resolve(workspace))
+                if workspace
+                else None
+            )
             with events.open("rb") as lines:
-                result = simulate_stream(document, lines, span)
+                result = simulate_stream(document, lines, span, settings)
         else:
             assert since is not None
             moment = since if since.tzinfo else since.replace(tzinfo=UTC)

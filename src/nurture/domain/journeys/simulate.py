@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from nurture.domain.conditions.nodes import SubscriptionStatus
 from nurture.domain.contact_view import ContactView, TrackedEvent
 from nurture.domain.contacts import Contact
 from nurture.domain.journeys.entry import Happening, HappeningKind, may_enter, triggered
@@ -36,6 +37,8 @@ from nurture.domain.journeys.runs import (
     WebhookCall,
 )
 from nurture.domain.journeys.step import Definition, correlation_of, step
+from nurture.domain.messages.policies import cap_decision, quiet_until
+from nurture.domain.messages.settings import MessagingSettings
 from nurture.domain.profile import TraitUpdate, apply_attributes, parse_traits
 
 DEFAULT_HORIZON = timedelta(days=30)
@@ -303,3 +306,37 @@ def _with_traits(contact: Contact, update: TraitUpdate) -> Contact:
         if name in ("email", "phone", "first_name", "last_name", "timezone", "locale"):
             setattr(changed, name, value)
     return changed
+
+
+def message_policy(settings: MessagingSettings) -> Policy:
+    """The dispatcher's policies for a simulation, on the simulated contacts: consent for the channel
+    and topic, the frequency cap (counting the simulation's own sends) and quiet hours in the
+    contact's zone. Transactional messages pass, as they do in production."""
+    sent: dict[str, list[datetime]] = defaultdict(list)
+
+    def apply(
+        view: ContactView, channel: str, category: str, topic: str | None, at: datetime
+    ) -> tuple[datetime | None, str | None]:
+        if category != "marketing":
+            return at, None
+        subscriptions = view.subscriptions
+        if subscriptions.get((channel, None)) is SubscriptionStatus.UNSUBSCRIBED:
+            return None, f"unsubscribed from {channel}"
+        if topic and subscriptions.get((channel, topic)) is SubscriptionStatus.UNSUBSCRIBED:
+            return None, f"unsubscribed from topic {topic!r}"
+        when, reason = at, None
+        recent = sent[view.contact.id]
+        if settings.frequency_cap is not None:
+            capped = cap_decision(recent, settings.frequency_cap, when)
+            if capped is not None:
+                if capped.until is None:
+                    return None, "frequency cap"
+                when, reason = capped.until, "frequency cap"
+        if settings.quiet_hours is not None:
+            until = quiet_until(when, view.contact.timezone, settings.quiet_hours)
+            if until is not None:
+                when, reason = until, "quiet hours"
+        recent.append(when)
+        return when, reason
+
+    return apply

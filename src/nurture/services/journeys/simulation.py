@@ -13,10 +13,12 @@ import orjson
 
 from nurture.domain.errors import FieldError, Invalid
 from nurture.domain.journeys.parsing import parse_journey
-from nurture.domain.journeys.simulate import DEFAULT_HORIZON, SimEvent, SimResult, simulate
+from nurture.domain.journeys.simulate import DEFAULT_HORIZON, SimEvent, SimResult, message_policy, simulate
 from nurture.domain.journeys.step import Definition
+from nurture.domain.messages.settings import MessagingSettings
 from nurture.domain.profile import parse_traits
 from nurture.domain.tracking import MessageType, parse_message
+from nurture.services.messaging_settings import load as load_settings
 from nurture.store import events as event_store
 from nurture.store.contact_views import load_views
 from nurture.store.db import Database
@@ -72,10 +74,21 @@ def _definition(document: Any) -> Definition:
 
 
 def simulate_stream(
-    document: Any, lines: Iterable[str | bytes], horizon: timedelta = DEFAULT_HORIZON
+    document: Any,
+    lines: Iterable[str | bytes],
+    horizon: timedelta = DEFAULT_HORIZON,
+    settings: MessagingSettings | None = None,
 ) -> SimResult:
+    """With `settings` (a workspace's messaging settings), sends obey its consent rules, cap and
+    quiet hours."""
     definition = _definition(document)
-    return simulate(definition, read_stream(lines), horizon=horizon)
+    policy = message_policy(settings) if settings is not None else None
+    return simulate(definition, read_stream(lines), horizon=horizon, policy=policy)
+
+
+def workspace_settings(db: Database, workspace_id: str) -> MessagingSettings:
+    with db.read() as conn:
+        return load_settings(conn, workspace_id)
 
 
 def simulate_history(
@@ -87,12 +100,13 @@ def simulate_history(
     with db.read() as conn:
         stored = event_store.tracked_since(conn, workspace_id, since)
         loaded = load_views(conn, workspace_id, {contact_id for contact_id, _ in stored})
+        policy = message_policy(load_settings(conn, workspace_id))
     # each contact starts as it was at `since`: the events after it are replayed one by one
     views = {k: replace(v, events=[e for e in v.events if e.timestamp < since]) for k, v in loaded.items()}
     events = [
         SimEvent(contact_id, "track", e.timestamp, e.name, dict(e.properties)) for contact_id, e in stored
     ]
-    return simulate(definition, events, start_views=views, horizon=horizon)
+    return simulate(definition, events, start_views=views, horizon=horizon, policy=policy)
 
 
 def result_json(result: SimResult) -> dict[str, Any]:
