@@ -205,12 +205,12 @@ def start_server(database_url: str, log: Path, extra_env: dict[str, str] | None 
     return LiveServer(url, keys.get("write", ""), keys.get("secret", ""), process, log)
 
 
-@pytest.fixture
-def live_server(tmp_path: Path, is_postgres: bool, database_url: str) -> Iterator[LiveServer]:
-    """A real server process on its own fresh database (it seeds the Example workspace)."""
+def _live(
+    tmp_path: Path, is_postgres: bool, database_url: str, extra_env: dict[str, str] | None = None
+) -> Iterator[LiveServer]:
     name = f"nurture_live_{_worker()}"
     url = _postgres_database(database_url, name) if is_postgres else f"sqlite:///{tmp_path / 'live.db'}"
-    server = start_server(url, tmp_path / "server.log")
+    server = start_server(url, tmp_path / "server.log", extra_env)
     yield server
     server.process.terminate()
     try:
@@ -220,6 +220,18 @@ def live_server(tmp_path: Path, is_postgres: bool, database_url: str) -> Iterato
         server.process.wait()
     if is_postgres:
         _drop_postgres_database(database_url, name)
+
+
+@pytest.fixture
+def live_server(tmp_path: Path, is_postgres: bool, database_url: str) -> Iterator[LiveServer]:
+    """A real server process on its own fresh database (it seeds the Example workspace)."""
+    yield from _live(tmp_path, is_postgres, database_url)
+
+
+@pytest.fixture
+def live_server_without_workers(tmp_path: Path, is_postgres: bool, database_url: str) -> Iterator[LiveServer]:
+    """The same, with its background workers off: what it queues stays queued (nothing is sent)."""
+    yield from _live(tmp_path, is_postgres, database_url, {"NURTURE_EMBEDDED_WORKER": "false"})
 
 
 def declare_read_attributes(container: Container, workspace_id: str, condition: dict[str, Any]) -> None:

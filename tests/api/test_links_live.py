@@ -39,8 +39,10 @@ class Sent:
 
 
 @pytest.fixture
-def sent(live_server: LiveServer) -> Iterator[Sent]:
-    """A contact of the Example workspace and the confirmation email the server queued for it."""
+def sent(live_server_without_workers: LiveServer) -> Iterator[Sent]:
+    """A contact of the Example workspace and the confirmation email the server queued for it. The
+    server's workers are off, so the message stays unsent: an open of it cannot be "too fast"."""
+    live_server = live_server_without_workers
     found = re.search(r"Created workspace Example \((\w+)\)", live_server.log.read_text())
     assert found is not None, live_server.log.read_text()
     headers = {"Authorization": f"Bearer {live_server.secret_key}"}

@@ -54,14 +54,16 @@ def _one(form: FormData, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-@router.api_route("/t/c/{token}", methods=["GET", "HEAD"], summary="Click redirect", response_class=Response)
+@router.get("/t/c/{token}", summary="Click redirect", response_class=Response)
+@router.head("/t/c/{token}", include_in_schema=False, response_class=Response)
 async def click(request: Request, token: Token) -> Response:
     """302 to the URL the message contained (the token carries it, signed); records `clicked`."""
     url = await run_in_threadpool(_container(request).link_tracking.clicked, token, _visit(request))
     return RedirectResponse(url, status_code=302, headers={**NO_CACHE, "Referrer-Policy": "no-referrer"})
 
 
-@router.api_route("/t/o/{token}.gif", methods=["GET", "HEAD"], summary="Open pixel", response_class=Response)
+@router.get("/t/o/{token}.gif", summary="Open pixel", response_class=Response)
+@router.head("/t/o/{token}.gif", include_in_schema=False, response_class=Response)
 async def pixel(request: Request, token: Token) -> Response:
     """A 1x1 transparent GIF, never cached; records `opened`."""
     await run_in_threadpool(_container(request).link_tracking.opened, token, _visit(request))
