@@ -38,14 +38,13 @@ from nurture.domain.scoring import (
     rule_matches,
     score_at,
 )
-from nurture.domain.scoring.definition import Frequency
+from nurture.domain.scoring.definition import SCORED_EVENT_TYPES, Frequency
 from nurture.services import lifecycle
 from nurture.store import activities, contact_views
 from nurture.store import contacts as contact_store
 from nurture.store import scoring as store
 
 EPSILON = 1e-9
-SCORED_EVENT_TYPES = store.SCORED_EVENT_TYPES
 
 
 class StoredEvent(Protocol):
