@@ -93,18 +93,21 @@ class IngestService:
         return results
 
     def _store(self, requests: Sequence[_Request]) -> tuple[list[IngestResult | Exception], int]:
-        """The results, and how many changes were queued for the audience worker."""
+        """The results, and how many changes were queued for the audience worker. Events go in by
+        COPY on PostgreSQL, which fails on a message id a concurrent transaction has just stored;
+        the retries, one request at a time, skip such ids instead."""
+        copy = self.db.is_postgres
         try:
-            stored, queued = self._store_together(requests)
+            stored, queued = self._store_together(requests, copy=copy)
             return list(stored), queued
         except Exception as exc:
-            if len(requests) == 1:
+            if len(requests) == 1 and not copy:
                 return [exc], 0
         results: list[IngestResult | Exception] = []
         queued = 0
         for request in requests:
             try:
-                stored, count = self._store_together([request])
+                stored, count = self._store_together([request], copy=False)
             except Exception as exc:
                 results.append(exc)
             else:
@@ -120,7 +123,7 @@ class IngestService:
             item.row = _event_row(workspace_id, item)
         return _Request(workspace_id, received_at, len(batch.messages), items)
 
-    def _store_together(self, requests: Sequence[_Request]) -> tuple[list[IngestResult], int]:
+    def _store_together(self, requests: Sequence[_Request], *, copy: bool) -> tuple[list[IngestResult], int]:
         stored: dict[int, int] = {}
         queued = 0
         with self.db.write() as conn:
@@ -128,7 +131,7 @@ class IngestService:
             order = sorted(range(len(requests)), key=lambda i: requests[i].workspace_id)
             for workspace_id, indexes in groupby(order, key=lambda i: requests[i].workspace_id):
                 part = list(indexes)
-                run = _Ingest(conn, workspace_id, requests[part[0]].received_at)
+                run = _Ingest(conn, workspace_id, requests[part[0]].received_at, copy=copy)
                 counts = run.run([requests[i] for i in part])
                 stored.update(zip(part, counts, strict=True))
                 queued += run.queued
@@ -216,8 +219,9 @@ def _identify_traits(message: TrackingMessage, path: str) -> TraitUpdate | None:
 
 
 class _Ingest:
-    def __init__(self, conn: Connection, workspace_id: str, received_at: datetime) -> None:
+    def __init__(self, conn: Connection, workspace_id: str, received_at: datetime, *, copy: bool) -> None:
         self.conn = conn
+        self.copy = copy
         self.workspace_id = workspace_id
         self.received_at = received_at
         self.graph = IdentityGraph(conn, workspace_id, received_at)
@@ -257,7 +261,7 @@ class _Ingest:
         for row, contact in pending:
             row["contact_id"] = self.graph.final_id(contact.id)
             rows.append(row)
-        stored = event_store.insert_events(self.conn, rows)
+        stored = event_store.insert_events(self.conn, rows, copy=self.copy)
         written: set[Entry] = set()
         for row in rows:
             if row["type"] == "track":

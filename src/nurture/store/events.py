@@ -10,7 +10,7 @@ from sqlalchemy import Connection, and_, bindparam, or_, select
 
 from nurture.domain.contacts import Event
 from nurture.store.schema import events
-from nurture.store.sql import PerDialect, execute_many, in_chunks, insert_ignore, one_of
+from nurture.store.sql import PerDialect, copy_rows, execute_many, in_chunks, insert_ignore, one_of
 
 _existing = PerDialect(
     lambda dialect: select(events.c.message_id).where(
@@ -26,8 +26,13 @@ def existing_message_ids(conn: Connection, workspace_id: str, message_ids: Itera
     return found
 
 
-def insert_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
-    """Insert event rows; a message id already stored in the workspace is skipped. Returns rows written."""
+def insert_events(conn: Connection, rows: Sequence[dict[str, Any]], *, copy: bool = False) -> int:
+    """Insert event rows; a message id already stored in the workspace is skipped. Returns rows written.
+
+    `copy` (PostgreSQL): faster, but a message id stored meanwhile by a concurrent transaction fails
+    the caller's transaction instead of being skipped; the caller then stores again without it."""
+    if copy:
+        return copy_rows(conn, events, rows)
     return execute_many(conn, insert_ignore(conn, events), rows)
 
 

@@ -93,6 +93,41 @@ def execute_many(conn: Connection, statement: UpdateBase, rows: Sequence[Mapping
     return int(result.rowcount) if result.rowcount is not None and result.rowcount >= 0 else len(rows)
 
 
+class _CopyStatement:
+    """`COPY table (columns) FROM STDIN` with each column's conversion, as `execute_many` does it."""
+
+    def __init__(self, table: Table, columns: tuple[str, ...], dialect: Dialect) -> None:
+        names = ", ".join(dialect.identifier_preparer.quote(name) for name in columns)
+        self.sql = f"COPY {dialect.identifier_preparer.format_table(table)} ({names}) FROM STDIN"
+        self.columns = columns
+        self.convert = [_converter(table.c[name].type, dialect) for name in columns]
+
+
+_copy_statements: dict[tuple[Table, tuple[str, ...]], _CopyStatement] = {}
+
+
+def copy_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Insert `rows` (all with the same keys) in the caller's transaction; returns how many. On
+    PostgreSQL by COPY, which costs both sides less per row than a pipelined INSERT but knows no ON
+    CONFLICT: a row that breaks a unique constraint fails the whole transaction. Elsewhere an INSERT
+    through `execute_many`."""
+    if not rows:
+        return 0
+    if conn.dialect.name != "postgresql":
+        return execute_many(conn, table.insert(), rows)
+    columns = tuple(rows[0])
+    statement = _copy_statements.get((table, columns))
+    if statement is None:
+        statement = _copy_statements[(table, columns)] = _CopyStatement(table, columns, conn.dialect)
+    pairs = list(zip(statement.columns, statement.convert, strict=True))
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor, cursor.copy(statement.sql) as copy:
+        for row in rows:
+            copy.write_row([row[name] if convert is None else convert(row[name]) for name, convert in pairs])
+    return len(rows)
+
+
 def insert(conn: Connection, table: Table) -> Any:
     """The dialect's INSERT, which knows ON CONFLICT."""
     module = postgresql if conn.dialect.name == "postgresql" else sqlite
