@@ -4,13 +4,17 @@ previous version, so their writes are visible to whatever the change starts (a f
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from sqlalchemy import text
+import pytest
+from sqlalchemy import Connection, text
 
 from nurture.bootstrap import Container
 from nurture.services.workspaces import NewWorkspace
 from nurture.store import audience_versions
+from nurture.store.events import existing_message_ids_and_version
+from nurture.store.sql import lock_keys
 from tests.conftest import START
 
 
@@ -29,8 +33,19 @@ def wait_for_a_lock_wait(container: Container) -> None:
     raise AssertionError("the change never waited for the lock")
 
 
+def read_alone(conn: Connection, workspace_id: str) -> str:
+    return audience_versions.read(conn, workspace_id)
+
+
+def read_as_ingest_does(conn: Connection, workspace_id: str) -> str:
+    """Its identity locks and the version's in one statement, the version with the message ids."""
+    lock_keys(conn, [f"{workspace_id}:user_id:ann"], then_shared=[audience_versions.lock_key(workspace_id)])
+    return existing_message_ids_and_version(conn, workspace_id, ["m1"])[1]
+
+
+@pytest.mark.parametrize("read", [read_alone, read_as_ingest_does])
 def test_a_change_waits_for_writers_holding_the_previous_version(
-    container: Container, workspace: NewWorkspace, is_postgres: bool
+    container: Container, workspace: NewWorkspace, is_postgres: bool, read: Callable[[Connection, str], str]
 ) -> None:
     ws = workspace.id
 
@@ -40,13 +55,13 @@ def test_a_change_waits_for_writers_holding_the_previous_version(
 
     with ThreadPoolExecutor(1) as pool:
         with container.db.write() as writer:
-            before = audience_versions.read(writer, ws)
+            before = read(writer, ws)
             changing = pool.submit(change)
             if is_postgres:
                 wait_for_a_lock_wait(container)
             assert not changing.done()
         changing.result(timeout=30)
     with container.db.write() as conn:
-        after = audience_versions.read(conn, ws)
+        after = read(conn, ws)
         assert after != before
-        assert audience_versions.read(conn, "another-workspace") == ""
+        assert read(conn, "another-workspace") == ""

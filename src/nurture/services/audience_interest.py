@@ -47,7 +47,12 @@ _known = _Known()
 
 def interest(conn: Connection, workspace_id: str) -> Interest:
     """What the workspace's live consumers read, valid until the caller's transaction ends."""
-    version = versions.read(conn, workspace_id)
+    return at_version(conn, workspace_id, versions.read(conn, workspace_id))
+
+
+def at_version(conn: Connection, workspace_id: str, version: str) -> Interest:
+    """`interest`, for a caller that has read the version itself holding its lock (ingest reads
+    it together with other things, to save round trips)."""
     found = _known.get(workspace_id, version)
     if found is None:
         found = _load(conn, workspace_id)

@@ -30,6 +30,7 @@ from nurture.services.catalog import event_entries
 from nurture.services.clock import Clock
 from nurture.services.group_commit import GroupCommitter
 from nurture.services.identity import IdentityGraph
+from nurture.store import audience_versions
 from nurture.store import events as event_store
 from nurture.store.activities import change_row, enqueue_changes
 from nurture.store.db import Database
@@ -232,8 +233,12 @@ class _Ingest:
         """Store the requests of one workspace in order; returns how many new events each had."""
         prepared = [item for request in requests for item in request.items]
         keys = _identity_keys(prepared)
-        lock_keys(self.conn, (f"{self.workspace_id}:{kind}:{value}" for kind, value in keys))
-        known = event_store.existing_message_ids(
+        lock_keys(
+            self.conn,
+            (f"{self.workspace_id}:{kind}:{value}" for kind, value in keys),
+            then_shared=[audience_versions.lock_key(self.workspace_id)],
+        )
+        known, version = event_store.existing_message_ids_and_version(
             self.conn, self.workspace_id, (p.message_id for p in prepared)
         )
         fresh_by_request: list[list[_Prepared]] = []
@@ -246,6 +251,7 @@ class _Ingest:
             fresh_by_request.append(fresh)
         if not any(fresh_by_request):
             return [0] * len(requests)
+        wanted = audience_interest.at_version(self.conn, self.workspace_id, version)
         self.graph.prefetch(keys)
         self.accounts.prefetch(p.message.groupId for f in fresh_by_request for p in f if p.message.groupId)
         pending: list[tuple[dict[str, Any], Contact]] = []
@@ -269,7 +275,6 @@ class _Ingest:
         catalog.record(self.conn, self.workspace_id, written, self.received_at)
         # the audience worker's queue, in one go: the profile changes and one row per (contact, event
         # name) that a segment or scoring model reads
-        wanted = audience_interest.interest(self.conn, self.workspace_id)
         changes = [c for c in self.graph.take_changes() if wanted.wants(Change(c["kind"], c["name"]))]
         seen: set[tuple[str, str | None]] = set()
         for row in reversed(rows):  # the latest event of each name; conditions read track events only

@@ -24,19 +24,25 @@ _current = PerDialect(
 )
 
 
-def _lock_key(workspace_id: str) -> str:
+def lock_key(workspace_id: str) -> str:
+    """The lock a reader holds shared (`store.sql.lock_keys`) before it reads the version."""
     return f"{workspace_id}:audience-version"
 
 
 def read(conn: Connection, workspace_id: str) -> str:
     """The workspace's current version ("" before any change), holding it until the transaction ends."""
-    lock_keys(conn, [_lock_key(workspace_id)], shared=True)
+    lock_keys(conn, [lock_key(workspace_id)], shared=True)
+    return current(conn, workspace_id)
+
+
+def current(conn: Connection, workspace_id: str) -> str:
+    """The version, for a caller already holding `lock_key` shared (in an earlier statement)."""
     return str(conn.execute(_current(conn), {"workspace_id": workspace_id}).scalar() or "")
 
 
 def change(conn: Connection, workspace_id: str, now: datetime) -> None:
     """Give the workspace a new version, after every writer that decided with the old one commits."""
-    lock_keys(conn, [_lock_key(workspace_id)])
+    lock_keys(conn, [lock_key(workspace_id)])
     stmt = insert(conn, audience_versions).values(workspace_id=workspace_id, version=new_id(), changed_at=now)
     conn.execute(
         stmt.on_conflict_do_update(

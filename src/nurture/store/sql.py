@@ -146,9 +146,12 @@ def _insert_ignore(dialect: str, table: Table) -> Insert:
     return stmt
 
 
-def lock_keys(conn: Connection, keys: Iterable[str], *, shared: bool = False) -> None:
+def lock_keys(
+    conn: Connection, keys: Iterable[str], *, shared: bool = False, then_shared: Iterable[str] = ()
+) -> None:
     """Serialise concurrent writers on the same identity values (PostgreSQL transaction locks);
-    `shared` locks only exclude the exclusive ones.
+    `shared` locks only exclude the exclusive ones. `then_shared`: keys to lock shared after `keys`,
+    in the same statement.
 
     SQLite needs nothing: a write transaction holds the whole database (BEGIN IMMEDIATE).
     Locks are taken in sorted order so two transactions can never wait on each other.
@@ -156,7 +159,11 @@ def lock_keys(conn: Connection, keys: Iterable[str], *, shared: bool = False) ->
     if conn.dialect.name != "postgresql":
         return
     numbers = sorted({_lock_number(key) for key in keys})
-    if numbers:
+    after = sorted({_lock_number(key) for key in then_shared})
+    if after:
+        modes = [shared] * len(numbers) + [True] * len(after)
+        conn.execute(_LOCK_IN_ORDER, {"keys": numbers + after, "shared": modes})
+    elif numbers:
         conn.execute(_LOCK_SHARED if shared else _LOCK, {"keys": numbers})
 
 
@@ -189,6 +196,11 @@ _TRY_SHARED = text(
     "SELECT bool_and(pg_try_advisory_xact_lock_shared(k)) FROM unnest(CAST(:keys AS bigint[])) AS k"
 )
 _LOCK = text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k")
+_LOCK_IN_ORDER = text(
+    "SELECT CASE WHEN t.shared THEN pg_advisory_xact_lock_shared(t.k) ELSE pg_advisory_xact_lock(t.k) END "
+    "FROM unnest(CAST(:keys AS bigint[]), CAST(:shared AS boolean[])) WITH ORDINALITY AS t(k, shared, n) "
+    "ORDER BY t.n"
+)
 _LOCK_SHARED = text(
     "SELECT pg_advisory_xact_lock_shared(k) FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k"
 )
