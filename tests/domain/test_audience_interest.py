@@ -26,10 +26,12 @@ EVENT, PROFILE = ChangeKind.EVENT, ChangeKind.PROFILE
 @pytest.mark.parametrize(
     ("consumers", "change", "wanted"),
     [
-        # nobody reads anything: only merges are queued (the worker ends merged-away stays)
+        # nobody reads anything: nothing is queued, not even merges (no segment holds a stay to end)
         (interest(), Change(EVENT, "Login"), False),
         (interest(), Change(PROFILE, None), False),
-        (interest(), Change(ChangeKind.MERGE, "c1"), True),
+        (interest(), Change(ChangeKind.MERGE, "c1"), False),
+        (interest(scored=("Demo",)), Change(ChangeKind.MERGE, "c1"), False),  # event points moved already
+        (interest(PLAN), Change(ChangeKind.MERGE, "c1"), True),
         # a segment on an event reads that event, and a new contact may enter any segment
         (interest(LOGIN), Change(EVENT, "Login"), True),
         (interest(LOGIN), Change(EVENT, "Logout"), False),

@@ -109,3 +109,17 @@ def test_scoring_rules_read_their_events_pages_included(
     container.audience.run_once()
     ingest(container, ws, {"type": "page", "userId": "ann", "name": "Pricing", "messageId": "later"})
     assert queued(container, ws) == []
+
+
+def test_a_merge_no_segment_reads_is_not_queued_and_a_later_segment_finds_the_survivor(
+    container: Container, workspace: NewWorkspace
+) -> None:
+    ws = workspace.id
+    track(container, ws, "ann", "Signed Up")
+    ingest(container, ws, {"type": "track", "anonymousId": "device-1", "event": "Login"})
+    ingest(container, ws, {"type": "identify", "userId": "ann", "anonymousId": "device-1"})  # one profile now
+    assert queued(container, ws) == []
+
+    active = container.segments.create(ws, {"name": "Active", "condition": LOGIN_30})
+    container.audience.run_once()
+    assert members(container, ws, active.id) == {contact_of(container, ws, "ann")}

@@ -98,7 +98,9 @@ class Interest:
     def wants(self, change: Change) -> bool:
         """Whether some consumer may answer differently after `change`."""
         if change.kind == ChangeKind.MERGE:
-            return True  # the worker ends the merged-away contact's stays, whoever reads them
+            # the worker ends the merged-away contact's stays (only active segments have open ones)
+            # and re-evaluates the survivor's segments and condition rules
+            return self.readers
         if change.kind == ChangeKind.EVENT and change.name in self.scored_events:
             return True
         return self.readers and can_affect(self.reads, change)
