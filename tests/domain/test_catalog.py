@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from nurture.domain.catalog import Catalog, EntryKind, check_condition, document_entries
+from hypothesis import given
+from hypothesis import strategies as st
+
+from nurture.domain.catalog import Catalog, EntryKind, check_condition, document_entries, document_shape
 from nurture.domain.conditions.parsing import parse_condition
+from nurture.domain.conditions.values import parse_date
 
 A, P = EntryKind.ATTRIBUTE, EntryKind.PROPERTY
 
@@ -61,6 +65,56 @@ def test_documents_give_every_addressable_key_with_its_type() -> None:
         (A, "", "cart.meta", "object"),
         (A, "", "cart.meta.deep", "object"),
     }
+
+
+def test_documents_with_the_same_keys_and_classes_of_values_have_the_same_shape() -> None:
+    first = {"sku": "a-1", "price": 5.5, "qty": 1, "tags": ["x"], "coupon": None, "new": True}
+    second = {"sku": "b-2", "price": 7.25, "qty": 3, "tags": [], "coupon": None, "new": False}
+    assert document_shape(first) == document_shape(second) is not None
+    assert document_shape({**first, "coupon": "SALE"}) != document_shape(first)
+    assert document_shape({"qty": 1, "sku": "a-1"}) != document_shape({"sku": "a-1", "qty": 1})
+
+
+def test_documents_whose_entries_depend_on_more_than_their_shape_have_none() -> None:
+    assert document_shape({"signup": "2024-05-01"}) is None  # a date, unlike other strings
+    assert document_shape({"at": "2024-05-01T10:00:00Z", "n": 1}) is None
+    assert document_shape({"cart": {"total": 3}}) is None  # nested keys
+
+
+json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 5),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=12),
+    st.sampled_from(["2024-05-01", "2024-02-30", "2024-05-01T10:00Z", "2024-05-01 10:00:00+02:00", "1999"]),
+)
+json_documents = st.dictionaries(
+    st.text(max_size=4),
+    st.one_of(
+        json_scalars, st.lists(json_scalars, max_size=2), st.dictionaries(st.text(max_size=3), json_scalars)
+    ),
+    max_size=6,
+)
+
+
+def _same_class(value: Any) -> st.SearchStrategy[Any]:
+    cls = type(value)
+    return st.one_of(json_scalars, st.lists(json_scalars)).filter(lambda v: type(v) is cls)
+
+
+@given(json_documents, st.data())
+def test_a_shape_stands_for_exactly_the_entries_of_its_documents(
+    document: dict[str, Any], data: st.DataObject
+) -> None:
+    shape = document_shape(document)
+    if shape is None:
+        return
+    assert not any(isinstance(v, str) and parse_date(v) for v in document.values())
+    # another document of the same shape: the same keys, other values of the same classes
+    other = {key: data.draw(_same_class(value)) for key, value in document.items()}
+    if document_shape(other) == shape:
+        assert document_entries(A, "", other) == document_entries(A, "", document)
 
 
 def test_an_unknown_attribute_is_named_with_the_close_ones() -> None:

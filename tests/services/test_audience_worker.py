@@ -195,20 +195,23 @@ def test_a_merged_away_contact_leaves_and_the_survivor_is_evaluated(
     assert [s.segment.id for s in container.segments.contact_segments(ws, visitor)] == [viewed.id]
 
 
-def test_the_group_commit_path_queues_one_row_per_contact_and_event_name(
+def test_the_group_commit_path_queues_one_row_per_contact_and_event_name_a_segment_reads(
     container: Container, workspace: NewWorkspace
 ) -> None:
     ws = workspace.id
+    segment(container, ws, "Clickers", {**LOGIN_30, "name": "Clicked"})
     ingest(container, ws, {"type": "identify", "userId": "ann"})
     container.audience.run_once()
     batch = parse_batch(
         {
             "batch": [
-                {"type": "track", "userId": "ann", "event": "Clicked", "messageId": f"m{n}"} for n in range(5)
+                {"type": "track", "userId": "ann", "event": name, "messageId": f"{name}{n}"}
+                for n in range(5)
+                for name in ("Clicked", "Scrolled")
             ]
         }
     )
-    assert container.ingest.submit(ws, batch).result(timeout=30).stored == 5
+    assert container.ingest.submit(ws, batch).result(timeout=30).stored == 10
     with container.db.read() as conn:
         queued = conn.execute(select(pending_changes.c.kind, pending_changes.c.name)).all()
     assert queued == [(ChangeKind.EVENT.value, "Clicked")]

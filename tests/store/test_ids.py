@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from nurture.store.ids import new_id
@@ -21,3 +22,13 @@ def test_ids_made_on_many_threads_are_unique() -> None:
     everything = [i for batch in batches for i in batch]
     assert len(set(everything)) == len(everything)
     assert all(batch == sorted(batch) for batch in batches)
+
+
+def test_an_id_is_the_milliseconds_it_was_made_at_then_random_bits_in_crockford_base32() -> None:
+    to_digits = str.maketrans("0123456789ABCDEFGHJKMNPQRSTVWXYZ", "0123456789abcdefghijklmnopqrstuv")
+    before = time.time_ns() // 1_000_000
+    made = new_id()
+    after = time.time_ns() // 1_000_000
+    value = int(made.translate(to_digits), 32)
+    assert before <= value >> 80 <= after
+    assert value < 2**128

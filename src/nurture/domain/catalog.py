@@ -6,10 +6,13 @@ segment that silently never matches."""
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+import orjson
 
 from nurture.domain.conditions.nodes import (
     AccountCondition,
@@ -25,6 +28,7 @@ from nurture.domain.conditions.nodes import (
     PropertyFilter,
 )
 from nurture.domain.conditions.values import (
+    DATE_PATTERN,
     ORDERED,
     RELATIVE_DATE,
     Contains,
@@ -97,6 +101,20 @@ def document_entries(kind: EntryKind, scope: str, document: Mapping[str, Any]) -
 
     walk(document, "", 1)
     return found
+
+
+# a date string as it appears in JSON (nothing in one needs escaping)
+_JSON_DATE = re.compile(b'"' + DATE_PATTERN.removeprefix("^").removesuffix("$").encode() + b'"', re.ASCII)
+
+
+def document_shape(document: Mapping[str, Any]) -> Hashable | None:
+    """A key such that documents with the same shape have the same `document_entries` (so they can
+    be remembered by it): the keys in order and their values' classes. None when the document must be
+    walked: it nests objects, or some string in it may be a date."""
+    classes = tuple(map(type, document.values()))
+    if dict in classes or _JSON_DATE.search(orjson.dumps(document)):
+        return None
+    return tuple(document), classes
 
 
 @dataclass

@@ -37,13 +37,6 @@ class MessageType(StrEnum):
     ALIAS = "alias"
 
 
-def _coerce_id(value: Any) -> Any:
-    # Some clients send numeric ids; Segment stores them as strings.
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    return value
-
-
 def _utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
@@ -55,7 +48,9 @@ def _utc(value: datetime | None) -> datetime | None:
         raise ValueError("is outside the years 1 to 9999 once converted to UTC") from None
 
 
-Identifier = Annotated[str, BeforeValidator(_coerce_id), Field(min_length=1, max_length=MAX_ID_LENGTH)]
+# Some clients send numeric ids; Segment stores them as strings (coerced by pydantic's core, which
+# costs a fraction of a Python validator per field).
+Identifier = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH, coerce_numbers_to_str=True)]
 Timestamp = Annotated[datetime | None, BeforeValidator(lambda v: v or None), AfterValidator(_utc)]
 
 

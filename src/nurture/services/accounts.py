@@ -11,11 +11,12 @@ from sqlalchemy import Connection
 
 from nurture.domain.accounts import AccountUpdate, parse_account_traits
 from nurture.domain.activities import ChangeKind
+from nurture.domain.audience import Change
 from nurture.domain.catalog import Entry, EntryKind
 from nurture.domain.contacts import Account, Page
 from nurture.domain.errors import Conflict, NotFound
 from nurture.domain.profile import apply_attributes
-from nurture.services import catalog
+from nurture.services import audience_interest, catalog
 from nurture.services.catalog import attribute_entries
 from nurture.services.clock import Clock
 from nurture.services.paging import decode_id_cursor, encode_id_cursor
@@ -46,7 +47,12 @@ def _new_account(group_id: str, now: datetime) -> Account:
 
 def members_changed(conn: Connection, workspace_id: str, account_ids: Iterable[str], now: datetime) -> None:
     """Queue an `account` profile change for every contact of these accounts (their account
-    conditions may answer differently now)."""
+    conditions may answer differently now), when some segment or scoring rule reads accounts."""
+    account_ids = list(account_ids)
+    if not account_ids:
+        return
+    if not audience_interest.interest(conn, workspace_id).wants(Change(ChangeKind.PROFILE, "account")):
+        return
     rows = [
         change_row(workspace_id, contact_id, ChangeKind.PROFILE, now, "account")
         for account_id in account_ids

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +24,7 @@ from nurture.domain.catalog import (
     ValueType,
     check_condition,
     document_entries,
+    document_shape,
 )
 from nurture.domain.conditions.nodes import Condition
 from nurture.domain.errors import Invalid
@@ -68,14 +70,44 @@ def record(conn: Connection, workspace_id: str, entries: set[Entry], now: dateti
         _stored.remember(workspace_id, fresh)
 
 
-def attribute_entries(kind: EntryKind, attributes: Mapping[str, Any]) -> set[Entry]:
-    return document_entries(kind, "", attributes) if attributes else set()
+class _Shapes:
+    """Entries of documents by their shape (`document_shape`): events of one name mostly have the
+    same properties with values of the same types, and walking each one cost more than storing it."""
+
+    MAX = 4096
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[EntryKind, str, Hashable], frozenset[Entry]] = {}
+
+    def entries(
+        self, kind: EntryKind, scope: str, document: Mapping[str, Any], also: Entry | None = None
+    ) -> AbstractSet[Entry]:
+        """`document_entries`, plus `also` (which must depend on `kind` and `scope` alone)."""
+        shape = document_shape(document)
+        if shape is None:
+            found = document_entries(kind, scope, document)
+            return found | {also} if also else found
+        key = (kind, scope, shape)
+        cached = self._entries.get(key)
+        if cached is None:
+            if len(self._entries) >= self.MAX:
+                self._entries.clear()
+            walked = document_entries(kind, scope, document)
+            cached = self._entries[key] = frozenset(walked | {also} if also else walked)
+        return cached
 
 
-def event_entries(name: str | None, properties: Mapping[str, Any]) -> set[Entry]:
+_shapes = _Shapes()
+
+
+def attribute_entries(kind: EntryKind, attributes: Mapping[str, Any]) -> AbstractSet[Entry]:
+    return _shapes.entries(kind, "", attributes) if attributes else frozenset()
+
+
+def event_entries(name: str | None, properties: Mapping[str, Any]) -> AbstractSet[Entry]:
     if not name:
-        return set()
-    return {(EntryKind.EVENT, "", name, ""), *document_entries(EntryKind.PROPERTY, name, properties)}
+        return frozenset()
+    return _shapes.entries(EntryKind.PROPERTY, name, properties, also=(EntryKind.EVENT, "", name, ""))
 
 
 def workspace_catalog(conn: Connection, workspace_id: str) -> Catalog:

@@ -18,7 +18,7 @@ from nurture.domain.activities import ChangeKind
 from nurture.domain.catalog import Entry, EntryKind
 from nurture.domain.contacts import Contact, IdentityKind
 from nurture.domain.profile import CORE_FIELDS, TraitUpdate, apply_attributes
-from nurture.services import catalog
+from nurture.services import audience_interest, catalog
 from nurture.services.catalog import attribute_entries
 from nurture.store import activities as change_queue
 from nurture.store import contacts as store
@@ -290,4 +290,4 @@ class IdentityGraph:
         self._new_identities.clear()
         self._catalog.clear()
         if queue_changes:
-            change_queue.enqueue_changes(self.conn, self.take_changes())
+            audience_interest.enqueue(self.conn, self.workspace_id, self.take_changes())

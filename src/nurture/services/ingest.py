@@ -18,17 +18,19 @@ from sqlalchemy import Connection
 
 from nurture.domain.accounts import AccountUpdate, parse_account_traits
 from nurture.domain.activities import ChangeKind
+from nurture.domain.audience import Change
 from nurture.domain.catalog import Entry
 from nurture.domain.contacts import Contact, IdentityKind
 from nurture.domain.errors import FieldError, Invalid, join_path
 from nurture.domain.profile import TraitUpdate, normalize_locale, normalize_timezone, parse_traits
 from nurture.domain.tracking import Batch, EventTimes, MessageType, TrackingMessage, resolve_times
-from nurture.services import catalog
+from nurture.services import audience_interest, catalog
 from nurture.services.accounts import AccountBook
 from nurture.services.catalog import event_entries
 from nurture.services.clock import Clock
 from nurture.services.group_commit import GroupCommitter
 from nurture.services.identity import IdentityGraph
+from nurture.store import audience_versions
 from nurture.store import events as event_store
 from nurture.store.activities import change_row, enqueue_changes
 from nurture.store.db import Database
@@ -86,24 +88,33 @@ class IngestService:
     def store(self, requests: Sequence[_Request]) -> list[IngestResult | Exception]:
         """Store requests in one transaction, in order, as if one after the other. If that fails and
         there are several, each is stored alone, so one request's failure is only its own."""
-        results = self._store(requests)
-        if self.on_commit is not None and any(not isinstance(r, Exception) and r.stored for r in results):
+        results, queued = self._store(requests)
+        if self.on_commit is not None and queued:
             self.on_commit()
         return results
 
-    def _store(self, requests: Sequence[_Request]) -> list[IngestResult | Exception]:
+    def _store(self, requests: Sequence[_Request]) -> tuple[list[IngestResult | Exception], int]:
+        """The results, and how many changes were queued for the audience worker. Events go in by
+        COPY on PostgreSQL, which fails on a message id a concurrent transaction has just stored;
+        the retries, one request at a time, skip such ids instead."""
+        copy = self.db.is_postgres
         try:
-            return list(self._store_together(requests))
+            stored, queued = self._store_together(requests, copy=copy)
+            return list(stored), queued
         except Exception as exc:
-            if len(requests) == 1:
-                return [exc]
+            if len(requests) == 1 and not copy:
+                return [exc], 0
         results: list[IngestResult | Exception] = []
+        queued = 0
         for request in requests:
             try:
-                results.extend(self._store_together([request]))
+                stored, count = self._store_together([request], copy=False)
             except Exception as exc:
                 results.append(exc)
-        return results
+            else:
+                results.extend(stored)
+                queued += count
+        return results, queued
 
     def _request(self, workspace_id: str, batch: Batch) -> _Request:
         received_at = self.clock.now()
@@ -113,21 +124,23 @@ class IngestService:
             item.row = _event_row(workspace_id, item)
         return _Request(workspace_id, received_at, len(batch.messages), items)
 
-    def _store_together(self, requests: Sequence[_Request]) -> list[IngestResult]:
+    def _store_together(self, requests: Sequence[_Request], *, copy: bool) -> tuple[list[IngestResult], int]:
         stored: dict[int, int] = {}
+        queued = 0
         with self.db.write() as conn:
             # one workspace after another, in id order, so concurrent transactions lock in one order
             order = sorted(range(len(requests)), key=lambda i: requests[i].workspace_id)
             for workspace_id, indexes in groupby(order, key=lambda i: requests[i].workspace_id):
                 part = list(indexes)
-                counts = _Ingest(conn, workspace_id, requests[part[0]].received_at).run(
-                    [requests[i] for i in part]
-                )
+                run = _Ingest(conn, workspace_id, requests[part[0]].received_at, copy=copy)
+                counts = run.run([requests[i] for i in part])
                 stored.update(zip(part, counts, strict=True))
-        return [
+                queued += run.queued
+        results = [
             IngestResult(request.received, stored[i], request.received - stored[i])
             for i, request in enumerate(requests)
         ]
+        return results, queued
 
 
 @dataclass
@@ -207,19 +220,25 @@ def _identify_traits(message: TrackingMessage, path: str) -> TraitUpdate | None:
 
 
 class _Ingest:
-    def __init__(self, conn: Connection, workspace_id: str, received_at: datetime) -> None:
+    def __init__(self, conn: Connection, workspace_id: str, received_at: datetime, *, copy: bool) -> None:
         self.conn = conn
+        self.copy = copy
         self.workspace_id = workspace_id
         self.received_at = received_at
         self.graph = IdentityGraph(conn, workspace_id, received_at)
         self.accounts = AccountBook(conn, workspace_id, received_at)
+        self.queued = 0  # changes queued for the audience worker
 
     def run(self, requests: Sequence[_Request]) -> list[int]:
         """Store the requests of one workspace in order; returns how many new events each had."""
         prepared = [item for request in requests for item in request.items]
         keys = _identity_keys(prepared)
-        lock_keys(self.conn, (f"{self.workspace_id}:{kind}:{value}" for kind, value in keys))
-        known = event_store.existing_message_ids(
+        lock_keys(
+            self.conn,
+            (f"{self.workspace_id}:{kind}:{value}" for kind, value in keys),
+            then_shared=[audience_versions.lock_key(self.workspace_id)],
+        )
+        known, version = event_store.existing_message_ids_and_version(
             self.conn, self.workspace_id, (p.message_id for p in prepared)
         )
         fresh_by_request: list[list[_Prepared]] = []
@@ -232,6 +251,7 @@ class _Ingest:
             fresh_by_request.append(fresh)
         if not any(fresh_by_request):
             return [0] * len(requests)
+        wanted = audience_interest.at_version(self.conn, self.workspace_id, version)
         self.graph.prefetch(keys)
         self.accounts.prefetch(p.message.groupId for f in fresh_by_request for p in f if p.message.groupId)
         pending: list[tuple[dict[str, Any], Contact]] = []
@@ -247,18 +267,19 @@ class _Ingest:
         for row, contact in pending:
             row["contact_id"] = self.graph.final_id(contact.id)
             rows.append(row)
-        stored = event_store.insert_events(self.conn, rows)
+        stored = event_store.insert_events(self.conn, rows, copy=self.copy)
         written: set[Entry] = set()
         for row in rows:
             if row["type"] == "track":
                 written |= event_entries(row["name"], row["properties"])
         catalog.record(self.conn, self.workspace_id, written, self.received_at)
-        # the audience worker's queue: profile changes and one row per (contact, event name), in one go
-        changes = self.graph.take_changes()
+        # the audience worker's queue, in one go: the profile changes and one row per (contact, event
+        # name) that a segment or scoring model reads
+        changes = [c for c in self.graph.take_changes() if wanted.wants(Change(c["kind"], c["name"]))]
         seen: set[tuple[str, str | None]] = set()
         for row in reversed(rows):  # the latest event of each name; conditions read track events only
             key = (row["contact_id"], row["name"] if row["type"] == MessageType.TRACK.value else None)
-            if key not in seen:
+            if key not in seen and wanted.wants_event(row["type"], row["name"]):
                 seen.add(key)
                 changes.append(
                     change_row(
@@ -266,6 +287,7 @@ class _Ingest:
                     )
                 )
         enqueue_changes(self.conn, changes)
+        self.queued = len(changes)
         if len(requests) == 1:
             return [stored]
         return [len(fresh) for fresh in fresh_by_request]

@@ -39,7 +39,7 @@ from nurture.domain.scoring import (
     rule_matches,
     score_at,
 )
-from nurture.domain.scoring.definition import Frequency
+from nurture.domain.scoring.definition import SCORED_EVENT_TYPES, Frequency
 from nurture.services import lifecycle
 from nurture.services.journeys.inbox import note_score
 from nurture.store import activities, contact_views
@@ -47,7 +47,6 @@ from nurture.store import contacts as contact_store
 from nurture.store import scoring as store
 
 EPSILON = 1e-9
-SCORED_EVENT_TYPES = store.SCORED_EVENT_TYPES
 
 
 class StoredEvent(Protocol):

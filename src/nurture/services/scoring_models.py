@@ -28,7 +28,7 @@ from nurture.domain.scoring import (
     model_from_stored,
     parse_model,
 )
-from nurture.services import lifecycle
+from nurture.services import audience_interest, lifecycle
 from nurture.services.catalog import workspace_catalog
 from nurture.services.clock import Clock
 from nurture.services.paging import decode_id_cursor, decode_time_cursor, encode_id_cursor, encode_time_cursor
@@ -100,6 +100,7 @@ class ScoringService:
         now = self.clock.now()
         with self.db.write() as conn:
             self._check(conn, workspace_id, model, None)
+            audience_interest.changed(conn, workspace_id, now)
             row = store.ModelRow(new_id(), model.name, model.definition(), now, now)
             store.insert_model(conn, workspace_id, row)
         return Model(row.id, model, now, now)
@@ -113,6 +114,7 @@ class ScoringService:
         with self.db.write() as conn:
             before = self._get(conn, workspace_id, model_id)
             self._check(conn, workspace_id, model, model_id)
+            audience_interest.changed(conn, workspace_id, now)
             store.update_model(conn, workspace_id, model_id, model.name, model.definition(), now)
             if before.model.decay != model.decay:
                 store.reset_expiry(
@@ -129,6 +131,7 @@ class ScoringService:
             for _, other in workspace_models(conn, workspace_id):
                 if model_id in other.score_models():
                     raise Conflict(f"scoring model {other.name!r} reads this model's score; change it first")
+            audience_interest.changed(conn, workspace_id, now)
             for contact_id in store.delete_model(conn, workspace_id, model_id):
                 activities.enqueue_change(
                     conn, workspace_id, contact_id, ChangeKind.SCORE, now, name=model_id

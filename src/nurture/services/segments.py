@@ -27,7 +27,7 @@ from nurture.domain.segments import (
     segment_references,
     with_dependencies,
 )
-from nurture.services import catalog
+from nurture.services import audience_interest, catalog
 from nurture.services.audience_scan import scan_timers
 from nurture.services.clock import Clock
 from nurture.services.memberships import MembershipWriter, SegmentPlan
@@ -91,6 +91,7 @@ class SegmentService:
         with self.db.write() as conn:
             self._check_name(conn, workspace_id, name, None)
             self._check_references(conn, workspace_id, segment_id, condition)
+            audience_interest.changed(conn, workspace_id, now)
             store.insert_segment(
                 conn,
                 workspace_id,
@@ -161,6 +162,8 @@ class SegmentService:
                     if condition is None:
                         self._check_references(conn, workspace_id, segment_id, segment.condition)
                     values["recomputed_at"] = None
+            if "condition" in values or "status" in values:
+                audience_interest.changed(conn, workspace_id, now)
             if values:
                 values["updated_at"] = now
                 store.update_segment(conn, workspace_id, segment_id, values)
@@ -173,6 +176,7 @@ class SegmentService:
             self._get(conn, workspace_id, segment_id)
             self._check_unreferenced(conn, workspace_id, segment_id, "delete")
             store.lock_segments(conn, workspace_id, [segment_id])
+            audience_interest.changed(conn, workspace_id, self.clock.now())
             store.delete_segment(conn, workspace_id, segment_id)
 
     # members

@@ -6,12 +6,13 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, or_, select
+from sqlalchemy import Connection, and_, bindparam, literal, or_, select, union_all
 
 from nurture.domain.contact_view import TrackedEvent
 from nurture.domain.contacts import Event
-from nurture.store.schema import events
-from nurture.store.sql import PerDialect, execute_many, in_chunks, insert_ignore, one_of
+from nurture.store.audience_versions import current as current_version
+from nurture.store.schema import audience_versions, events
+from nurture.store.sql import PerDialect, copy_rows, execute_many, in_chunks, insert_ignore, one_of
 
 _existing = PerDialect(
     lambda dialect: select(events.c.message_id).where(
@@ -27,8 +28,45 @@ def existing_message_ids(conn: Connection, workspace_id: str, message_ids: Itera
     return found
 
 
-def insert_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
-    """Insert event rows; a message id already stored in the workspace is skipped. Returns rows written."""
+_existing_and_version = PerDialect(
+    lambda dialect: union_all(
+        select(literal("m"), events.c.message_id).where(
+            events.c.workspace_id == bindparam("workspace_id"), one_of(dialect, events.c.message_id, "ids")
+        ),
+        select(literal("v"), audience_versions.c.version).where(
+            audience_versions.c.workspace_id == bindparam("workspace_id")
+        ),
+    )
+)
+
+
+def existing_message_ids_and_version(
+    conn: Connection, workspace_id: str, message_ids: Iterable[str]
+) -> tuple[set[str], str]:
+    """`existing_message_ids` and the workspace's audience version (`store.audience_versions.current`,
+    for a caller holding its lock), in one round trip on PostgreSQL."""
+    if conn.dialect.name != "postgresql":
+        return existing_message_ids(conn, workspace_id, message_ids), current_version(conn, workspace_id)
+    found: set[str] = set()
+    version = ""
+    rows = conn.execute(
+        _existing_and_version(conn), {"workspace_id": workspace_id, "ids": sorted(set(message_ids))}
+    )
+    for kind, value in rows:
+        if kind == "v":
+            version = value
+        else:
+            found.add(value)
+    return found, version
+
+
+def insert_events(conn: Connection, rows: Sequence[dict[str, Any]], *, copy: bool = False) -> int:
+    """Insert event rows; a message id already stored in the workspace is skipped. Returns rows written.
+
+    `copy` (PostgreSQL): faster, but a message id stored meanwhile by a concurrent transaction fails
+    the caller's transaction instead of being skipped; the caller then stores again without it."""
+    if copy:
+        return copy_rows(conn, events, rows)
     return execute_many(conn, insert_ignore(conn, events), rows)
 
 

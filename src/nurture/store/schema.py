@@ -436,6 +436,18 @@ pending_changes = Table(
     PrimaryKeyConstraint("workspace_id", "id"),
 )
 
+# Changes whenever what the live consumers read changes (segment conditions and status, scoring
+# models): writers cache the workspace's reference set per version and queue only changes it reads.
+audience_versions = Table(
+    "audience_versions",
+    metadata,
+    Column("workspace_id", String(ID), nullable=False),
+    Column("version", String(ID), nullable=False),
+    Column("changed_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("workspace_id"),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
+)
+
 # The data catalog: every contact attribute, account attribute, event and event property a workspace
 # has had, one row per JSON type seen (or declared ahead of the data). Conditions are checked against it.
 catalog_entries = Table(

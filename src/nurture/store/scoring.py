@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import BindParameter, Connection, and_, bindparam, delete, func, insert, or_, select, update
 
 from nurture.domain.scoring import HistoryEntry, PointsKind, ScoreChange
+from nurture.domain.scoring.definition import SCORED_EVENT_TYPES
 from nurture.store.ids import new_id
 from nurture.store.schema import contact_scores, contacts, events, score_changes, scoring_models
 from nurture.store.sql import chunks, insert_ignore
@@ -175,9 +176,6 @@ def events_named(
         .order_by(events.c.contact_id, events.c.timestamp, events.c.id)
     )
     return list(rows)
-
-
-SCORED_EVENT_TYPES = ("track", "page", "screen")
 
 
 # ---- score changes ----

@@ -93,6 +93,41 @@ def execute_many(conn: Connection, statement: UpdateBase, rows: Sequence[Mapping
     return int(result.rowcount) if result.rowcount is not None and result.rowcount >= 0 else len(rows)
 
 
+class _CopyStatement:
+    """`COPY table (columns) FROM STDIN` with each column's conversion, as `execute_many` does it."""
+
+    def __init__(self, table: Table, columns: tuple[str, ...], dialect: Dialect) -> None:
+        names = ", ".join(dialect.identifier_preparer.quote(name) for name in columns)
+        self.sql = f"COPY {dialect.identifier_preparer.format_table(table)} ({names}) FROM STDIN"
+        self.columns = columns
+        self.convert = [_converter(table.c[name].type, dialect) for name in columns]
+
+
+_copy_statements: dict[tuple[Table, tuple[str, ...]], _CopyStatement] = {}
+
+
+def copy_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Insert `rows` (all with the same keys) in the caller's transaction; returns how many. On
+    PostgreSQL by COPY, which costs both sides less per row than a pipelined INSERT but knows no ON
+    CONFLICT: a row that breaks a unique constraint fails the whole transaction. Elsewhere an INSERT
+    through `execute_many`."""
+    if not rows:
+        return 0
+    if conn.dialect.name != "postgresql":
+        return execute_many(conn, table.insert(), rows)
+    columns = tuple(rows[0])
+    statement = _copy_statements.get((table, columns))
+    if statement is None:
+        statement = _copy_statements[(table, columns)] = _CopyStatement(table, columns, conn.dialect)
+    pairs = list(zip(statement.columns, statement.convert, strict=True))
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor, cursor.copy(statement.sql) as copy:
+        for row in rows:
+            copy.write_row([row[name] if convert is None else convert(row[name]) for name, convert in pairs])
+    return len(rows)
+
+
 def insert(conn: Connection, table: Table) -> Any:
     """The dialect's INSERT, which knows ON CONFLICT."""
     module = postgresql if conn.dialect.name == "postgresql" else sqlite
@@ -111,9 +146,12 @@ def _insert_ignore(dialect: str, table: Table) -> Insert:
     return stmt
 
 
-def lock_keys(conn: Connection, keys: Iterable[str], *, shared: bool = False) -> None:
+def lock_keys(
+    conn: Connection, keys: Iterable[str], *, shared: bool = False, then_shared: Iterable[str] = ()
+) -> None:
     """Serialise concurrent writers on the same identity values (PostgreSQL transaction locks);
-    `shared` locks only exclude the exclusive ones.
+    `shared` locks only exclude the exclusive ones. `then_shared`: keys to lock shared after `keys`,
+    in the same statement.
 
     SQLite needs nothing: a write transaction holds the whole database (BEGIN IMMEDIATE).
     Locks are taken in sorted order so two transactions can never wait on each other.
@@ -121,7 +159,11 @@ def lock_keys(conn: Connection, keys: Iterable[str], *, shared: bool = False) ->
     if conn.dialect.name != "postgresql":
         return
     numbers = sorted({_lock_number(key) for key in keys})
-    if numbers:
+    after = sorted({_lock_number(key) for key in then_shared})
+    if after:
+        modes = [shared] * len(numbers) + [True] * len(after)
+        conn.execute(_LOCK_IN_ORDER, {"keys": numbers + after, "shared": modes})
+    elif numbers:
         conn.execute(_LOCK_SHARED if shared else _LOCK, {"keys": numbers})
 
 
@@ -154,6 +196,11 @@ _TRY_SHARED = text(
     "SELECT bool_and(pg_try_advisory_xact_lock_shared(k)) FROM unnest(CAST(:keys AS bigint[])) AS k"
 )
 _LOCK = text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k")
+_LOCK_IN_ORDER = text(
+    "SELECT CASE WHEN t.shared THEN pg_advisory_xact_lock_shared(t.k) ELSE pg_advisory_xact_lock(t.k) END "
+    "FROM unnest(CAST(:keys AS bigint[]), CAST(:shared AS boolean[])) WITH ORDINALITY AS t(k, shared, n) "
+    "ORDER BY t.n"
+)
 _LOCK_SHARED = text(
     "SELECT pg_advisory_xact_lock_shared(k) FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k"
 )

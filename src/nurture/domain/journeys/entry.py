@@ -185,10 +185,13 @@ class JourneyPlan:
                 return value in standing.tags
             if what == "list":
                 return value in standing.list_ids
-            return what == "subscription"  # unsubscribing ends marketing runs
+            # unsubscribing ends the runs of journeys that send on that channel
+            return what == "subscription" and value in self.refs.subscription_channels
         if kind == "score":
             return name in standing.score_models
-        return kind in ("merge", "message") and bool(standing.message_events or kind == "merge")
+        if kind == "message":
+            return standing.message_events
+        return False  # a merge: runs stay with the id they started on (see docs/architecture.md)
 
 
 def _standing(journey: Journey) -> Iterable[Condition]:

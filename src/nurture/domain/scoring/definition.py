@@ -20,6 +20,7 @@ from nurture.domain.conditions.values import Strict
 from nurture.domain.errors import FieldError, Invalid
 
 MANUAL_RULE = "manual"  # the rule id of points added by hand
+SCORED_EVENT_TYPES = ("track", "page", "screen")  # the events event rules match by name
 MAX_POINTS = 1_000_000.0
 MAX_DAYS = 3650
 

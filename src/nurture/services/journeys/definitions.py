@@ -32,7 +32,7 @@ from nurture.domain.journeys.parsing import parse_journey
 from nurture.domain.journeys.records import StoredJourney
 from nurture.domain.journeys.step import Definition
 from nurture.domain.journeys.triggers import ScheduleTrigger, ScoreTrigger, SegmentTrigger
-from nurture.services import catalog
+from nurture.services import audience_interest, catalog
 from nurture.services.clock import Clock
 from nurture.services.journeys import schedules
 from nurture.services.journeys.effects import enroll_rows
@@ -110,6 +110,7 @@ class JourneyService:
                 store.insert_journey(conn, workspace_id, row)
                 store.insert_version(conn, workspace_id, row.id, 1, stored, now)
                 schedules.published(conn, workspace_id, Definition(journey, graph, row.id, 1), now)
+                audience_interest.changed(conn, workspace_id, now)  # writers queue what it reads
                 return Applied(row, created=True, published=True)
             if found.status == "archived":
                 raise Conflict(f"journey {journey.name!r} is archived; give the new one another name")
@@ -123,6 +124,7 @@ class JourneyService:
             schedules.published(conn, workspace_id, Definition(journey, graph, found.id, version), now)
             wanted = [(m.version, m.node, m.to) for m in moves if m.to is not None and m.node is not None]
             store.move_runs(conn, workspace_id, found.id, wanted, version, now)
+            audience_interest.changed(conn, workspace_id, now)
             updated = store.find_journey(conn, workspace_id, found.id)
             assert updated is not None
             return Applied(updated, created=False, published=True)
@@ -152,6 +154,7 @@ class JourneyService:
             if row.status == "archived" and status != "archived":
                 raise Conflict(f"journey {row.name!r} is archived and cannot be {status} again")
             store.set_journey(conn, workspace_id, row.id, now, status=status)
+            audience_interest.changed(conn, workspace_id, now)
             if status == "archived":
                 store.end_live_runs(conn, workspace_id, row.id, "the journey was archived", now)
             found = store.find_journey(conn, workspace_id, row.id)

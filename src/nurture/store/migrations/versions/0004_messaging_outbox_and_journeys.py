@@ -2,7 +2,7 @@
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-11-27 00:39:42.392429
+Create Date: 2026-11-27 01:19:33.553581
 """
 
 from __future__ import annotations
@@ -300,6 +300,19 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "audience_versions",
+        sa.Column("workspace_id", sa.String(length=26), nullable=False),
+        sa.Column("version", sa.String(length=26), nullable=False),
+        sa.Column("changed_at", nurture.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_audience_versions_workspace_id_workspaces"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("workspace_id", name=op.f("pk_audience_versions")),
+    )
+    op.create_table(
         "delivery_webhooks",
         sa.Column("workspace_id", sa.String(length=26), nullable=False),
         sa.Column("provider", sa.String(length=16), nullable=False),
@@ -463,6 +476,7 @@ def downgrade() -> None:
 
     op.drop_table("journeys")
     op.drop_table("delivery_webhooks")
+    op.drop_table("audience_versions")
     with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_webhook_deliveries_workspace_id_endpoint_id_id"))
         batch_op.drop_index(batch_op.f("ix_webhook_deliveries_next_attempt_at"))
