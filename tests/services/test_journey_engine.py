@@ -550,3 +550,17 @@ def test_a_score_crossing_its_threshold_starts_the_journey_once(
         _settle(container)
     runs = _runs(container, workspace.id)
     assert [r.status for r in runs] == ["completed"]
+
+
+def test_two_carts_in_one_request_start_two_runs(
+    container: Container, workspace: NewWorkspace, cart_journey: str
+) -> None:
+    ingest(
+        container,
+        workspace.id,
+        {"type": "identify", "userId": "u1", "traits": {"email": "u1@example.com"}},
+        {"type": "track", "userId": "u1", "event": "Cart Updated", "properties": {"cart_id": "c-1"}},
+        {"type": "track", "userId": "u1", "event": "Cart Updated", "properties": {"cart_id": "c-2"}},
+    )
+    _settle(container)
+    assert sorted(r.correlation for r in _runs(container, workspace.id)) == ["c-1", "c-2"]

@@ -276,16 +276,24 @@ class _Ingest:
         # the audience worker's queue, in one go: the profile changes and one row per (contact, event
         # name) that a segment or scoring model reads
         changes = [c for c in self.graph.take_changes() if wanted.wants(Change(c["kind"], c["name"]))]
+        # conditions need the latest event of each name; journeys need every event they trigger on or
+        # wait for (two carts in one request are two runs), in the order they happened
+        each = wanted.journeys.event_names if wanted.journeys is not None else frozenset()
         seen: set[tuple[str, str | None]] = set()
-        for row in reversed(rows):  # the latest event of each name; conditions read track events only
-            key = (row["contact_id"], row["name"] if row["type"] == MessageType.TRACK.value else None)
-            if key not in seen and wanted.wants_event(row["type"], row["name"]):
-                seen.add(key)
-                changes.append(
-                    change_row(
-                        self.workspace_id, key[0], ChangeKind.EVENT, self.received_at, key[1], row["id"]
-                    )
-                )
+        picked: list[tuple[tuple[str, str | None], str]] = []
+        for row in reversed(rows):
+            track = row["type"] == MessageType.TRACK.value
+            key = (row["contact_id"], row["name"] if track else None)
+            if (key in seen and not (track and row["name"] in each)) or not wanted.wants_event(
+                row["type"], row["name"]
+            ):
+                continue
+            seen.add(key)
+            picked.append((key, row["id"]))
+        for (contact_id, name), event_id in reversed(picked):  # queue ids ascend with the events
+            changes.append(
+                change_row(self.workspace_id, contact_id, ChangeKind.EVENT, self.received_at, name, event_id)
+            )
         enqueue_changes(self.conn, changes)
         self.queued = len(changes)
         if len(requests) == 1:
