@@ -564,3 +564,31 @@ def test_two_carts_in_one_request_start_two_runs(
     )
     _settle(container)
     assert sorted(r.correlation for r in _runs(container, workspace.id)) == ["c-1", "c-2"]
+
+
+def test_runs_follow_a_merge_and_a_second_live_run_of_the_survivor_ends(
+    container: Container, workspace: NewWorkspace
+) -> None:
+    document = {
+        "name": "Viewed",
+        "trigger": {"type": "event", "event": "Viewed"},
+        "entry": {"reentry": "always"},
+        "nodes": [
+            {"id": "wait", "type": "delay", "duration": "1d"},
+            {"id": "tag", "type": "update_contact", "add_tags": ["x"]},
+        ],
+        "edges": [{"from": "wait", "to": "tag"}],
+    }
+    container.journeys.apply(workspace.id, document)
+    ingest(container, workspace.id, {"type": "track", "userId": "ann", "event": "Viewed"})
+    ingest(container, workspace.id, {"type": "track", "anonymousId": "device-1", "event": "Viewed"})
+    _settle(container)
+    assert len(_runs(container, workspace.id)) == 2
+    ingest(container, workspace.id, {"type": "identify", "userId": "ann", "anonymousId": "device-1"})
+    _settle(container)
+    ann = container.contacts.list(workspace.id, user_id="ann").items[0].id
+    runs = _runs(container, workspace.id)
+    assert {r.contact_id for r in runs} == {ann}
+    assert sorted(r.status for r in runs) == ["exited", "waiting"]
+    explained = container.journeys.explain(workspace.id, ann)
+    assert len(explained) == 2

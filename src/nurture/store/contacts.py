@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Row, String, and_, bindparam, case, cast, del
 
 from nurture.domain.contacts import Contact, IdentityKind
 from nurture.domain.subscriptions import merge_winner
-from nurture.store import audience_queue, scoring
+from nurture.store import audience_queue, journeys, scoring
 from nurture.store import subscriptions as subscription_store
 from nurture.store.schema import (
     account_members,
@@ -253,6 +253,7 @@ def move_contact_rows(
     _union(conn, workspace_id, contact_tags, source_id, target_id)
     _merge_subscriptions(conn, workspace_id, source_id, target_id)
     scoring.move_scores(conn, workspace_id, source_id, target_id, now)
+    journeys.move_contact(conn, workspace_id, source_id, target_id, now)
     conn.execute(
         update(contact_merges)
         .where(contact_merges.c.workspace_id == workspace_id, contact_merges.c.into_id == source_id)

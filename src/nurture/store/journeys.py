@@ -564,3 +564,39 @@ def move_runs(
         )
         moved += int(result.rowcount or 0)
     return moved
+
+
+def move_contact(conn: Connection, workspace_id: str, source_id: str, target_id: str, now: datetime) -> None:
+    """A contact merged into another: its runs, inbox rows go with it; a live run that would be a
+    second live run of the survivor (same journey and correlation key) ends; its date timers go (the
+    survivor's own stand, and a changed date moves them)."""
+    other = journey_runs.alias("survivor")
+    clash = (
+        select(other.c.id)
+        .where(
+            other.c.workspace_id == workspace_id,
+            other.c.contact_id == target_id,
+            other.c.journey_id == r.c.journey_id,
+            other.c.correlation == r.c.correlation,
+            other.c.status.in_(LIVE),
+        )
+        .exists()
+    )
+    conn.execute(
+        update(r)
+        .where(r.c.workspace_id == workspace_id, r.c.contact_id == source_id, r.c.status.in_(LIVE), clash)
+        .values(
+            status=RunStatus.EXITED.value,
+            wake_at=None,
+            reason=f"merged into contact {target_id}, which was on this journey already",
+            ended_at=now,
+            updated_at=now,
+        )
+    )
+    for table in (journey_runs, journey_inbox):
+        conn.execute(
+            update(table)
+            .where(table.c.workspace_id == workspace_id, table.c.contact_id == source_id)
+            .values(contact_id=target_id)
+        )
+    conn.execute(delete(t).where(t.c.workspace_id == workspace_id, t.c.contact_id == source_id))
