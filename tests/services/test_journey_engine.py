@@ -592,3 +592,30 @@ def test_runs_follow_a_merge_and_a_second_live_run_of_the_survivor_ends(
     assert sorted(r.status for r in runs) == ["exited", "waiting"]
     explained = container.journeys.explain(workspace.id, ann)
     assert len(explained) == 2
+
+
+def test_a_webhook_that_is_down_is_retried_with_backoff_then_the_run_fails(
+    container: Container, workspace: NewWorkspace, receiver: RecordingServer, clock: ManualClock
+) -> None:
+    receiver.answer(503)
+    document = {
+        "name": "Ask the CRM",
+        "trigger": {"type": "manual"},
+        "nodes": [{"id": "crm", "type": "webhook", "url": f"{receiver.url}/lookup"}],
+    }
+    journey = container.journeys.apply(workspace.id, document).journey
+    ingest(container, workspace.id, {"type": "identify", "userId": "ann", "traits": {}})
+    ann = container.contacts.list(workspace.id, user_id="ann").items[0].id
+    container.journeys.enroll(workspace.id, journey.id, [ann])
+    _settle(container)
+    assert len(receiver.received) == 1
+    _settle(container)
+    assert len(receiver.received) == 1  # not again before the backoff
+    for wait in (30, 120, 480, 1920):
+        clock.advance(timedelta(seconds=wait))
+        _settle(container)
+    assert len(receiver.received) == 5
+    [run] = _runs(container, workspace.id)
+    assert run.status == "failed"
+    assert run.reason == f"webhook {receiver.url}/lookup failed 5 times: answered 503"
+    assert {r.headers["idempotency-key"] for r in receiver.received} == {f"{run.id}:crm:1"}

@@ -57,6 +57,8 @@ log = structlog.get_logger("nurture.journeys")
 BATCH = 200
 POLL_SECONDS = 0.2
 CALL_LEASE_SLACK = timedelta(seconds=30)
+CALL_ATTEMPTS = 5  # a webhook call down or busy is tried this often, 30 s · 4^n apart, then the run fails
+CALL_BACKOFF = timedelta(seconds=30)
 
 
 @dataclass
@@ -172,15 +174,30 @@ class JourneyWorker(PollingWorker):
                 answers.append(self.caller(call, run.state.context))
         with self.db.write() as conn:
             stats = JourneyStats()
-            for (run, _), answer in zip(calls, answers, strict=True):
+            for (run, call), answer in zip(calls, answers, strict=True):
                 fresh = store.live_runs(conn, run.state.workspace_id, [run.state.contact_id])
                 current = next((r for r in fresh if r.state.run_id == run.state.run_id), None)
                 if current is None or current.state.status is not RunStatus.CALLING:
                     continue  # exited meanwhile, or another worker got there first
                 batch = _Batch(self, conn, run.state.workspace_id, self.clock.now(), stats)
-                batch.step_runs([current], answer)
+                if _transient(answer) and current.attempts + 1 < CALL_ATTEMPTS:
+                    batch.retry_call(current, answer)  # down or busy: again later, with backoff
+                elif _transient(answer):
+                    why = f"webhook {call.url} failed {CALL_ATTEMPTS} times: {_said(answer)}"
+                    batch.fail(current, call.node, why)
+                else:
+                    batch.step_runs([current], answer)
                 batch.flush()
         return len(calls)
+
+
+def _transient(answer: WebhookAnswered) -> bool:
+    """No answer, 429 or 5xx: worth trying again; any other answer is the run's to branch on."""
+    return answer.status is None or answer.status == 429 or answer.status >= 500
+
+
+def _said(answer: WebhookAnswered) -> str:
+    return f"answered {answer.status}" if answer.status is not None else (answer.error or "no answer")
 
 
 def _pending_call(definition: Definition | None, run: RunRow) -> WebhookCall | None:
@@ -373,6 +390,18 @@ class _Batch:
         self.messages.extend(effects.messages)
         return self._save(run, result)
 
+    def retry_call(self, run: RunRow, answer: WebhookAnswered) -> None:
+        delay = CALL_BACKOFF * 4**run.attempts
+        state = replace(run.state, wake_at=self.now + delay)
+        line = Logged(self.now, state.node, "retry", f"webhook {_said(answer)}; trying again in {delay}")
+        saved = self._save(run, Stepped(state, [line]))
+        self.saved[state.run_id] = replace(saved, attempts=run.attempts + 1)
+
+    def fail(self, run: RunRow, node: str, why: str) -> None:
+        state = replace(run.state, status=RunStatus.FAILED, wake_at=None, reason=why)
+        self.stats.failed += 1
+        self._save(run, Stepped(state, [Logged(self.now, node, "failed", why)]))
+
     def _last_entries(self, journey_id: str) -> dict[str, datetime]:
         """When each contact of the batch last entered the journey (one query per journey and batch;
         entries made in this batch are added as they happen)."""
@@ -398,9 +427,10 @@ class _Batch:
             for n, line in enumerate(lines)
         )
         state = result.state
-        if state.status is RunStatus.CALLING:
-            state = replace(state, wake_at=self.now)  # due for its call at once
+        if state.status is RunStatus.CALLING and (state.wake_at is None or state.wake_at < self.now):
+            state = replace(state, wake_at=self.now)  # a new call: due at once
+        attempts = run.attempts if state.status is RunStatus.CALLING else 0  # failed tries of the call
         ended_at = self.now if state.ended else None
-        saved = RunRow(state, run.journey_id, run.version, run.steps + len(lines), run.attempts, ended_at)
+        saved = RunRow(state, run.journey_id, run.version, run.steps + len(lines), attempts, ended_at)
         self.saved[state.run_id] = saved
         return saved
