@@ -4,6 +4,7 @@ polling while idle, woken at once by `wake()` when this process committed new wo
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from typing import Protocol
 
 import structlog
@@ -18,7 +19,7 @@ class Outcome(Protocol):
     def idle(self) -> bool: ...
 
 
-class PollingWorker:
+class PollingWorker(ABC):
     name = "worker"
     channel: str | None = None  # PostgreSQL NOTIFY channel that wakes this worker in any process
 
@@ -31,8 +32,9 @@ class PollingWorker:
         if self.channel and database_url and database_url.startswith("postgresql"):
             self._listener = Listener(database_url, [self.channel], lambda _channel: self.wake())
 
+    @abstractmethod
     def step(self) -> Outcome:
-        raise NotImplementedError
+        """One batch of the worker's work; its outcome says whether it was idle."""
 
     def start(self) -> None:
         """Run in a background thread until `stop()` (the embedded workers of `nurture serve`)."""
