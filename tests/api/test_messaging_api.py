@@ -58,6 +58,7 @@ def test_settings_start_at_the_defaults_and_are_replaced_whole(api: Admin) -> No
         ({"quiet_hours": {"start": "09:00"}}, "quiet_hours.end"),
         ({"retry": {"backoff_seconds": 0}}, "retry.backoff_seconds"),
         ({"lease_seconds": "long"}, "lease_seconds"),
+        ({"timezone": "Berlin"}, "timezone"),
         ({"unknown": 1}, "unknown"),
         ([1, 2], "body"),
     ],

@@ -340,6 +340,7 @@ def test_after_a_crash_marketing_is_unknown_and_transactional_resent_unless_disa
             "quiet_hours.fallback_timezone",
         ),
         ({"retry": {"max_attempts": 0}}, "retry.max_attempts"),
+        ({"timezone": "Mars/Base"}, "timezone"),
         ({"lease_seconds": 5}, "lease_seconds"),
         ({"postal_address": "x" * 501}, "postal_address"),
         ({"opt_in_channels": ["fax"]}, "opt_in_channels[0]"),

@@ -17,7 +17,7 @@ from nurture.domain.templates.model import BodyFormat, Category, Content, Templa
 from nurture.services.clock import ManualClock
 from nurture.services.templates import TemplateInput
 from nurture.services.workspaces import NewWorkspace
-from nurture.store.schema import journey_runs, messages, run_steps
+from nurture.store.schema import contacts, journey_runs, journey_schedules, messages, run_steps
 from nurture.store.templates import find_template
 from tests.conftest import ingest
 from tests.http_peer import RecordingServer
@@ -359,6 +359,115 @@ def test_a_schedule_enrols_the_segments_members_at_each_cron_time(
     clock.set(datetime(2026, 3, 16, 8, 0, tzinfo=UTC))
     _settle(container)
     assert len(_outbox(container, workspace.id)) == 4
+
+
+def _sent_to(container: Container, workspace_id: str) -> list[str]:
+    """The email addresses of the outbox's messages, oldest first."""
+    with container.db.read() as conn:
+        query = (
+            select(contacts.c.email)
+            .join(
+                messages,
+                (messages.c.workspace_id == contacts.c.workspace_id)
+                & (messages.c.contact_id == contacts.c.id),
+            )
+            .where(messages.c.workspace_id == workspace_id)
+            .order_by(messages.c.created_at, contacts.c.email)
+        )
+        return list(conn.execute(query).scalars())
+
+
+def test_a_schedule_in_the_contacts_zone_reaches_each_contact_at_that_time_where_they_live(
+    container: Container, workspace: NewWorkspace, clock: ManualClock
+) -> None:
+    _template(container, workspace.id, "Monday tips")
+    container.messaging.replace(workspace.id, {"timezone": "America/New_York"})
+    people = {"ann": "Asia/Tokyo", "bob": "Europe/Berlin", "cid": None}
+    for user, zone in people.items():
+        traits = {"email": f"{user}@example.com", **({"timezone": zone} if zone else {})}
+        ingest(container, workspace.id, {"type": "identify", "userId": user, "traits": traits})
+    _settle(container)
+    document = {
+        "name": "Monday tips",
+        "trigger": {"type": "schedule", "cron": "0 9 * * mon", "zone": "contact"},
+        "entry": {"reentry": "always"},
+        "nodes": [{"id": "tips", "type": "send", "template": "Monday tips"}],
+    }
+    container.journeys.apply(workspace.id, document)
+    # Monday 9 March 2026, 09:00 where each lives: Tokyo (UTC+9) at 00:00 UTC, Berlin (CET) at 08:00,
+    # New York (EDT since 8 March, the workspace's zone: cid has none) at 13:00
+    for hour, expected in ((0, ["ann@example.com"]), (8, ["bob@example.com"]), (13, ["cid@example.com"])):
+        clock.set(datetime(2026, 3, 9, hour, 0, tzinfo=UTC) - timedelta(minutes=1))
+        _settle(container)
+        before = _sent_to(container, workspace.id)
+        clock.set(datetime(2026, 3, 9, hour, 0, tzinfo=UTC))
+        _settle(container)
+        assert _sent_to(container, workspace.id)[len(before) :] == expected
+    # a new contact in Sydney brings its zone; ann moves to Berlin (Tokyo has nobody left)
+    ingest(
+        container,
+        workspace.id,
+        {
+            "type": "identify",
+            "userId": "dee",
+            "traits": {"email": "dee@example.com", "timezone": "Australia/Sydney"},
+        },
+        {"type": "identify", "userId": "ann", "traits": {"timezone": "Europe/Berlin"}},
+    )
+    _settle(container)
+    sent = len(_sent_to(container, workspace.id))
+    clock.set(datetime(2026, 3, 15, 22, 0, tzinfo=UTC))  # Monday 16 March 09:00 in Sydney (AEDT, UTC+11)
+    _settle(container)
+    assert _sent_to(container, workspace.id)[sent:] == ["dee@example.com"]
+    clock.set(datetime(2026, 3, 16, 0, 0, tzinfo=UTC))  # 09:00 in Tokyo: nobody lives there now
+    _settle(container)
+    assert _sent_to(container, workspace.id)[sent:] == ["dee@example.com"]
+    clock.set(datetime(2026, 3, 16, 8, 0, tzinfo=UTC))
+    _settle(container)
+    assert _sent_to(container, workspace.id)[sent + 1 :] == ["ann@example.com", "bob@example.com"]
+    clock.set(datetime(2026, 3, 16, 13, 0, tzinfo=UTC))
+    _settle(container)
+    assert _sent_to(container, workspace.id)[sent + 3 :] == ["cid@example.com"]
+    with container.db.read() as conn:
+        zones = set(conn.execute(select(journey_schedules.c.zone)).scalars())
+    assert zones == {"Australia/Sydney", "Europe/Berlin", "America/New_York"}
+
+
+def test_a_schedule_in_the_workspace_zone_follows_the_messaging_settings(
+    container: Container, workspace: NewWorkspace, clock: ManualClock
+) -> None:
+    _template(container, workspace.id, "Digest")
+    container.messaging.replace(workspace.id, {"timezone": "Asia/Kolkata"})  # UTC+05:30, no DST
+    ingest(
+        container, workspace.id, {"type": "identify", "userId": "ann", "traits": {"email": "ann@example.com"}}
+    )
+    _settle(container)
+    document = {
+        "name": "Digest",
+        "trigger": {"type": "schedule", "cron": "30 9 * * *", "zone": "workspace"},
+        "entry": {"reentry": "always"},
+        "nodes": [{"id": "digest", "type": "send", "template": "Digest"}],
+    }
+    container.journeys.apply(workspace.id, document)
+    clock.set(datetime(2026, 3, 3, 3, 59, tzinfo=UTC))
+    _settle(container)
+    assert _sent_to(container, workspace.id) == []
+    clock.set(datetime(2026, 3, 3, 4, 0, tzinfo=UTC))  # 09:30 in Kolkata
+    _settle(container)
+    assert _sent_to(container, workspace.id) == ["ann@example.com"]
+
+
+def test_a_schedule_names_a_zone_that_exists(container: Container, workspace: NewWorkspace) -> None:
+    document = {
+        "name": "Digest",
+        "trigger": {"type": "schedule", "cron": "0 9 * * *", "zone": "Mars/Olympus_Mons"},
+        "nodes": [{"id": "done", "type": "exit"}],
+    }
+    with pytest.raises(Invalid) as caught:
+        container.journeys.apply(workspace.id, document)
+    assert [e.field for e in caught.value.errors] == ["trigger.zone"]
+    assert "Mars/Olympus_Mons" in caught.value.errors[0].message
+    assert container.journeys.list(workspace.id) == []
 
 
 def test_publishing_keeps_runs_on_their_version_unless_a_migration_moves_them(

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, or_, select, update
 
 from nurture.domain.journeys.records import StoredJourney
 from nurture.domain.journeys.runs import RunState, RunStatus
@@ -17,6 +17,7 @@ from nurture.store.schema import (
     contacts,
     journey_inbox,
     journey_runs,
+    journey_schedules,
     journey_timers,
     journey_versions,
     journeys,
@@ -456,9 +457,7 @@ def has_due_timers(conn: Connection, now: datetime) -> bool:
     found = conn.execute(select(t.c.due_at).where(t.c.due_at <= now).limit(1)).first()
     if found is not None:
         return True
-    query = (
-        select(journeys.c.id).where(journeys.c.next_fire_at <= now, journeys.c.status == "active").limit(1)
-    )
+    query = select(sc.c.zone).join(journeys, _schedule_journey).where(_due_schedule(now)).limit(1)
     return conn.execute(query).first() is not None
 
 
@@ -487,16 +486,68 @@ def contact_zone_and_attributes(
     return found
 
 
-def due_schedules(conn: Connection, now: datetime, limit: int) -> list[tuple[str, str, int]]:
-    """(workspace, journey, version) of active journeys whose schedule came due."""
+sc = journey_schedules
+_schedule_journey = (journeys.c.workspace_id == sc.c.workspace_id) & (journeys.c.id == sc.c.journey_id)
+
+
+def _due_schedule(now: datetime) -> ColumnElement[bool]:
+    return (sc.c.next_fire_at <= now) & (journeys.c.status == "active")
+
+
+def due_schedules(conn: Connection, now: datetime, limit: int) -> list[tuple[str, str, int, str]]:
+    """(workspace, journey, version, zone) of the schedules of active journeys that came due, locked."""
     query = (
-        select(journeys.c.workspace_id, journeys.c.id, journeys.c.version)
-        .where(journeys.c.next_fire_at <= now, journeys.c.status == "active")
-        .order_by(journeys.c.next_fire_at)
+        select(sc.c.workspace_id, sc.c.journey_id, journeys.c.version, sc.c.zone)
+        .join(journeys, _schedule_journey)
+        .where(_due_schedule(now))
+        .order_by(sc.c.next_fire_at)
         .limit(limit)
-        .with_for_update(skip_locked=True)
+        .with_for_update(of=sc, skip_locked=True)
     )
-    return [(row[0], row[1], row[2]) for row in conn.execute(query)]
+    return [(row[0], row[1], row[2], row[3]) for row in conn.execute(query)]
+
+
+def set_schedules(
+    conn: Connection, workspace_id: str, journey_id: str, fires: Sequence[tuple[str, datetime | None]]
+) -> None:
+    """When the schedule next fires in these zones ("": its one zone); None drops the zone."""
+    zones = [zone for zone, _ in fires]
+    if zones:
+        conn.execute(
+            delete(sc).where(
+                sc.c.workspace_id == workspace_id, sc.c.journey_id == journey_id, sc.c.zone.in_(zones)
+            )
+        )
+    rows = [_schedule_row(workspace_id, journey_id, zone, at) for zone, at in fires if at is not None]
+    execute_many(conn, sc.insert(), rows)
+
+
+def add_schedules(
+    conn: Connection, workspace_id: str, journey_id: str, fires: Sequence[tuple[str, datetime]]
+) -> None:
+    """Zones the schedule does not know yet; the ones it knows keep their next time."""
+    rows = [_schedule_row(workspace_id, journey_id, zone, at) for zone, at in fires]
+    if rows:
+        conn.execute(insert_ignore(conn, sc), rows)
+
+
+def _schedule_row(workspace_id: str, journey_id: str, zone: str, at: datetime) -> dict[str, Any]:
+    return {"workspace_id": workspace_id, "journey_id": journey_id, "zone": zone, "next_fire_at": at}
+
+
+def clear_schedules(conn: Connection, workspace_id: str, journey_id: str) -> None:
+    conn.execute(delete(sc).where(sc.c.workspace_id == workspace_id, sc.c.journey_id == journey_id))
+
+
+def contact_zones(conn: Connection, workspace_id: str) -> set[str | None]:
+    """The time zones the workspace's contacts live in (None: contacts without one)."""
+    query = select(contacts.c.timezone).where(contacts.c.workspace_id == workspace_id).distinct()
+    return set(conn.execute(query).scalars())
+
+
+def zone_has_contacts(conn: Connection, workspace_id: str, zone: str) -> bool:
+    query = select(contacts.c.id).where(contacts.c.workspace_id == workspace_id, contacts.c.timezone == zone)
+    return conn.execute(query.limit(1)).first() is not None
 
 
 def audience_page(
@@ -506,8 +557,10 @@ def audience_page(
     list_id: str | None,
     after: str | None,
     limit: int,
+    zone: ZoneFilter | None = None,
 ) -> list[str]:
-    """A page of the contact ids a schedule enrols: a segment's members, a list's, or everyone."""
+    """A page of the contact ids a schedule enrols: a segment's members, a list's, or everyone;
+    with `zone`, only the contacts living in it."""
     if segment_id is not None:
         m = segment_memberships
         query = select(m.c.contact_id).where(
@@ -522,9 +575,24 @@ def audience_page(
     else:
         query = select(contacts.c.id).where(contacts.c.workspace_id == workspace_id)
         column = contacts.c.id
+    if zone is not None:
+        if column is not contacts.c.id:
+            query = query.join(
+                contacts, (contacts.c.workspace_id == workspace_id) & (contacts.c.id == column)
+            )
+        lives_there = contacts.c.timezone == zone.name
+        query = query.where(lives_there | contacts.c.timezone.is_(None) if zone.unzoned else lives_there)
     if after is not None:
         query = query.where(column > after)
     return list(conn.execute(query.order_by(column).limit(limit)).scalars())
+
+
+@dataclass(frozen=True)
+class ZoneFilter:
+    """Contacts whose time zone is `name`; with `unzoned`, also those without one."""
+
+    name: str
+    unzoned: bool = False
 
 
 def live_runs_by_node(

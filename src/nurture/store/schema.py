@@ -663,12 +663,27 @@ journeys = Table(
     Column("name", String(200), nullable=False),
     Column("status", String(16), nullable=False),  # active | paused | archived
     Column("version", Integer(), nullable=False),  # the published version new runs start on
-    Column("next_fire_at", UTCDateTime(), nullable=True),  # schedule triggers: the next cron time
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     PrimaryKeyConstraint("workspace_id", "id"),
     ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
     UniqueConstraint("workspace_id", "name"),
+)
+
+# Schedule triggers: when the cron next fires. A schedule read in one zone (a named one, or the
+# workspace's) has one row with zone ""; one read on each contact's wall clock has a row per time zone
+# its contacts live in, and that row enrols only the contacts of that zone.
+journey_schedules = Table(
+    "journey_schedules",
+    metadata,
+    Column("workspace_id", String(ID), nullable=False),
+    Column("journey_id", String(ID), nullable=False),
+    Column("zone", String(64), nullable=False),
+    Column("next_fire_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "journey_id", "zone"),
+    ForeignKeyConstraint(
+        ["workspace_id", "journey_id"], ["journeys.workspace_id", "journeys.id"], ondelete="CASCADE"
+    ),
     Index(None, "next_fire_at"),
 )
 

@@ -21,6 +21,7 @@ from nurture.domain.journeys.triggers import (
     AttributeChangeTrigger,
     DateTrigger,
     EventTrigger,
+    ScheduleTrigger,
     ScoreTrigger,
     SegmentMove,
     SegmentTrigger,
@@ -147,6 +148,8 @@ class JourneyPlan:
                 plan.score_models.add(trigger.model_id)
             elif isinstance(trigger, DateTrigger):
                 plan.fields |= {trigger.field, "timezone"}  # either moves the contact's timer
+            elif isinstance(trigger, ScheduleTrigger) and trigger.zone == "contact":
+                plan.fields.add("timezone")  # a contact in a new zone gives the schedule that zone
             for node in journey.nodes:
                 if isinstance(node, WaitForEvent):
                     plan.event_names.add(node.event)

@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 
 from nurture.domain.conditions.nodes import NameStr, PropertyFilter
 from nurture.domain.conditions.values import Operator, Strict
-from nurture.domain.journeys.times import LocalTime, Zone, check_cron
+from nurture.domain.journeys.times import LocalTime, ZoneChoice, check_cron
 
 _DATE_FIELD = re.compile(r"^attributes\.[^.\s][^.]*$")
 _CHANGE_FIELD = re.compile(r"^(?:email|phone|first_name|last_name|timezone|locale|attributes\.[^.\s][^.]*)$")
@@ -97,12 +97,15 @@ class DateTrigger(Strict):
 
 
 class ScheduleTrigger(Strict):
-    """A recurring schedule (5-field cron, read on the wall clock of `zone`) enrolling the members of
-    a segment or list (neither: every contact; the entry condition still applies)."""
+    """A recurring schedule (5-field cron) enrolling the members of a segment or list (neither: every
+    contact; the entry condition still applies). The cron is read on the wall clock of `zone`: an IANA
+    name, `workspace` (the `timezone` of the workspace's messaging settings) or `contact` (each
+    contact's own zone: every contact is enrolled at that time where they live; contacts without a
+    zone use the workspace's)."""
 
     type: Literal["schedule"] = "schedule"
     cron: str = Field(min_length=1, max_length=100)
-    zone: Zone = "UTC"
+    zone: ZoneChoice = "UTC"
     segment_id: NameStr | None = None  # a segment's id or name
     list_id: NameStr | None = None  # a list's id or name
 

@@ -79,6 +79,11 @@ class MessagingSettings(BaseModel):
     postal_address: str | None = Field(
         default=None, max_length=500, description="shown in marketing footers (CAN-SPAM)"
     )
+    timezone: str = Field(
+        default="UTC",
+        description="the workspace's time zone (IANA): journey schedules read in the `workspace` zone, "
+        "and contacts without a zone in schedules read in each contact's zone",
+    )
     frequency_cap: FrequencyCap | None = None
     quiet_hours: QuietHours | None = None
     retry: RetryPolicy = RetryPolicy()
@@ -93,6 +98,11 @@ class MessagingSettings(BaseModel):
     opt_in_channels: tuple[Literal["email", "sms"], ...] = Field(
         default=("sms",), description="channels whose marketing needs an explicit subscribe"
     )
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        return normalize_timezone(value)
 
     @field_validator("postal_address")
     @classmethod

@@ -262,7 +262,7 @@ class _Batch:
             if item.kind == HappeningKind.CHANGE.value and item.name:
                 changed[item.contact_id].add(item.name)
         if changed:
-            schedules.dates_changed(self.conn, self.workspace_id, self.active.definitions, changed, self.now)
+            schedules.fields_changed(self.conn, self.workspace_id, self.active.definitions, changed, self.now)
         for item in sorted(items, key=lambda i: (i.contact_id, i.created_at, i.id)):
             event = events.get(item.event_id) if item.event_id else None
             if item.kind == HappeningKind.EVENT.value and event is None:
