@@ -378,6 +378,8 @@ SENDER = {"name": "Main", "from_name": "Acme", "from_email": "News@Acme.example.
         ({"smtp_url": "http://mail.example.com"}, "smtp_url"),
         ({"smtp_url": "smtp://"}, "smtp_url"),
         ({"smtp_url": "smtp://u:****@mail.example.com"}, "smtp_url"),
+        ({"smtp_url": "smtp://mail.example.com?pool=9"}, "smtp_url"),
+        ({"smtp_url": "smtps://mail.example.com?starttls=true"}, "smtp_url"),
         ({"rate_per_second": 0}, "rate_per_second"),
         ({"dkim_domain": "exa mple.com", "dkim_selector": "s1", "dkim_key": "x"}, "dkim_domain"),
         ({"dkim_domain": "example.com", "dkim_selector": "s1"}, "dkim_domain"),
@@ -397,6 +399,9 @@ def test_smtp_passwords_are_masked_and_a_masked_url_keeps_the_stored_password() 
     assert shown == f"smtps://mailer:{MASK}@smtp.example.com:465"
     assert check_smtp_url(shown or "", stored) == stored
     assert check_smtp_url("smtp://smtp.example.com:587") == "smtp://smtp.example.com:587"
+    # every URL the SMTP channel reads is a sender's URL too
+    for url in ("smtp+starttls://u:p@smtp.example.com", "smtp://relay.local?starttls=false&connections=8"):
+        assert check_smtp_url(url) == url
     assert masked_url("smtp://smtp.example.com") == "smtp://smtp.example.com"
     checked = check_sender(SENDER)
     assert (checked.from_email, checked.is_default) == ("news@acme.example.com", False)

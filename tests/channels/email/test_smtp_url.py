@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from nurture.channels.email.smtp_url import SmtpUrl, Tls, parse_smtp_url
 from nurture.domain.errors import Invalid
+from nurture.domain.messages.smtp_url import SmtpUrl, Tls, parse_smtp_url
 
 
 @pytest.mark.parametrize(

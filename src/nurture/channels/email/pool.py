@@ -18,9 +18,9 @@ import aiosmtplib
 from aiosmtplib import SMTPException, SMTPResponseException
 
 from nurture.channels.email.mime import Envelope
-from nurture.channels.email.smtp_url import SmtpUrl, Tls
 from nurture.domain.messages.delivery import DeliveryResult, Outcome
 from nurture.domain.messages.replies import classify_reply, split_enhanced
+from nurture.domain.messages.smtp_url import SmtpUrl, Tls
 
 _QUEUE_ID = re.compile(r"queued as ([!-~]+)", re.IGNORECASE)
 _BROKEN = (SMTPException, OSError, TimeoutError)  # aiosmtplib's connection errors are OSError too

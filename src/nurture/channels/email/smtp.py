@@ -19,10 +19,10 @@ from typing import Any, TypeVar
 
 from nurture.channels.email.mime import Envelope, build_envelope
 from nurture.channels.email.pool import ConnectionPool
-from nurture.channels.email.smtp_url import SmtpUrl, parse_smtp_url
 from nurture.channels.rate import TokenBucket
 from nurture.domain.errors import Invalid
 from nurture.domain.messages.delivery import DeliveryResult, Outcome, OutgoingEmail, SenderConfig
+from nurture.domain.messages.smtp_url import SmtpUrl, parse_smtp_url
 
 T = TypeVar("T")
 

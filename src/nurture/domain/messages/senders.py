@@ -14,10 +14,10 @@ from urllib.parse import SplitResult, urlsplit
 
 from nurture.domain.errors import FieldError, Invalid
 from nurture.domain.messages.delivery import DkimKey, SenderConfig
+from nurture.domain.messages.smtp_url import parse_smtp_url
 from nurture.domain.profile import normalize_email
 
 MASK = "****"
-SMTP_SCHEMES = ("smtp", "smtps")
 MAX_RATE = 100_000.0
 _LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 _PEM = re.compile(
@@ -143,22 +143,20 @@ def check_sender(data: dict[str, Any], current: Sender | None = None) -> SenderI
 
 
 def check_smtp_url(url: str, current: str | None = None) -> str:
-    """`smtp://user:pass@host:port` or `smtps://…`; the masked password stands for `current`'s."""
+    """An SMTP URL as `parse_smtp_url` reads it (`smtp://`, `smtp+starttls://`, `smtps://`, options);
+    the masked password stands for `current`'s."""
     try:
-        parts = urlsplit(url)
-        port = parts.port
+        parts: SplitResult | None = urlsplit(url.strip())
     except ValueError:
-        raise ValueError("not a URL; use smtp://user:password@host:port or smtps://…") from None
-    if parts.scheme not in SMTP_SCHEMES:
-        raise ValueError("must start with smtp:// (STARTTLS when offered) or smtps:// (TLS)")
-    if not parts.hostname:
-        raise ValueError("names no host; use smtp://user:password@host:port")
-    if port is not None and not 0 < port < 65536:
-        raise ValueError("port must be between 1 and 65535")
-    if parts.password == MASK:
+        parts = None  # parse_smtp_url says what is wrong
+    if parts is not None and parts.password == MASK:
         if current is None or urlsplit(current).password is None:
             raise ValueError(f"the password is {MASK!r}, but there is no stored password to keep")
-        return _with_password(parts, urlsplit(current).password or "")
+        url = _with_password(parts, urlsplit(current).password or "")
+    try:
+        parse_smtp_url(url)
+    except Invalid as err:
+        raise ValueError(err.errors[0].message) from None
     return url
 
 
