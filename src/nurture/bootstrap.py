@@ -16,7 +16,7 @@ from nurture.services.background import PollingWorker
 from nurture.services.capture import CapturedMailService, CaptureEmail, CaptureSms
 from nurture.services.catalog import CatalogService
 from nurture.services.clock import Clock, SystemClock
-from nurture.services.consents import ConsentLedger
+from nurture.services.consents import ConsentLedger, SubscriptionService
 from nurture.services.contacts import ContactService
 from nurture.services.deliveries import DeliveryService, SoftBouncePolicy
 from nurture.services.delivery_webhooks import DeliveryWebhooks
@@ -42,7 +42,6 @@ from nurture.services.scoring_models import ScoringService
 from nurture.services.segments import SegmentService
 from nurture.services.senders import SenderService
 from nurture.services.sms import SmsService
-from nurture.services.subscriptions import SubscriptionService
 from nurture.services.tags import TagService
 from nurture.services.templates import TemplateCache, TemplateService
 from nurture.services.topics import TopicService

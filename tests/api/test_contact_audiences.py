@@ -122,6 +122,13 @@ def test_subscriptions_are_set_per_channel_and_topic_with_source_and_time(
     ]
     assert queued(container, workspace.id) == [("membership", "subscription:email")] * 3
     assert admin.call("GET", url).json()[0]["updated_at"].startswith(clock.now().isoformat()[:19])
+    # the consent ledger holds every change set by hand, with its source (and no person's proof)
+    ledger = admin.call("GET", f"{API}/{ann['id']}/consents").json()["data"]
+    assert [(r["topic"], r["status"], r["source"], r["ip"]) for r in ledger] == [
+        (None, "pending", "form", None),
+        ("newsletter", "subscribed", "api", None),
+        (None, "subscribed", "double_opt_in", None),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
-"""Consent changes a person makes, with their proof in the ledger, in the caller's transaction; and
-the ledger as the API reads it.
+"""Consent changes, with their proof in the ledger, in the caller's transaction; the ledger and
+subscriptions as the API reads and sets them.
 
 `change` is the one path for them: the status through `subscriptions.set_status` (activity, queued
 audience change) and a `consent_records` row. Unsubscribing from all of a channel also puts the
@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -19,7 +20,14 @@ from nurture.domain.contacts import Page
 from nurture.domain.errors import Invalid, NotFound
 from nurture.domain.messages.consent import ConsentRecord, Proof, text_hash
 from nurture.domain.messages.links import BadLink
-from nurture.domain.subscriptions import Status
+from nurture.domain.subscriptions import (
+    Status,
+    Subscription,
+    check_channel,
+    check_source,
+    check_status,
+    check_topic,
+)
 from nurture.services.audience_refs import existing_contact
 from nurture.services.clock import Clock
 from nurture.services.identity import address_hash
@@ -164,6 +172,33 @@ def recipient(conn: Connection, workspace_id: str, contact_id: str, *, lock: boo
         contact_store.lock(conn, workspace_id, found)
     contact = contact_store.load_contacts(conn, workspace_id, [found]).get(found)
     return Recipient(workspace_id, workspace.name, found, contact.email if contact else None)
+
+
+class SubscriptionService:
+    """Subscriptions as the admin API reads and sets them; a change set here is in the ledger too,
+    with its source (`api` unless told) and no proof of a person's own."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    def of_contact(self, workspace_id: str, contact_id: str) -> list[Subscription]:
+        with self.db.read() as conn:
+            found = existing_contact(conn, workspace_id, contact_id, follow_merges=True)
+            return subscription_store.of_contact(conn, workspace_id, found)
+
+    def set(
+        self, workspace_id: str, contact_id: str, channel: Any, topic: Any, status: Any, source: Any = "api"
+    ) -> Subscription:
+        checked = (check_channel(channel), check_topic(topic), check_status(status), check_source(source))
+        now = self.clock.now()
+        with self.db.write() as conn:
+            if not contact_store.lock(conn, workspace_id, contact_id):
+                raise NotFound(f"no contact {contact_id} in this workspace")
+            change(conn, workspace_id, contact_id, *checked, Proof(), now)
+            found = subscription_store.get(conn, workspace_id, contact_id, checked[0], checked[1])
+            assert found is not None  # just set, or already so
+            return found
 
 
 class ConsentLedger:

@@ -1,30 +1,21 @@
-"""Subscriptions: a contact's consent per channel and topic. `set_status` is the one write path (the
-REST API now; unsubscribe links and preference pages later): it records SUBSCRIPTION_CHANGED and
-queues `membership`, `subscription:CHANNEL` for the audience worker, in the caller's transaction."""
+"""Subscriptions: a contact's consent per channel and topic. `set_status` is the one write of a
+status (callers go through `consents.change`, which also keeps the proof in the ledger): it records
+SUBSCRIPTION_CHANGED and queues `membership`, `subscription:CHANNEL` for the audience worker, in the
+caller's transaction."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection
 
 from nurture.domain.activities import ActivityKind, ChangeKind
-from nurture.domain.errors import NotFound
 from nurture.domain.subscriptions import (
     Status,
     Subscription,
-    check_channel,
-    check_source,
-    check_status,
-    check_topic,
 )
-from nurture.services.audience_refs import existing_contact
-from nurture.services.clock import Clock
 from nurture.store import activities
-from nurture.store import contacts as contact_store
 from nurture.store import subscriptions as store
-from nurture.store.db import Database
 
 
 def set_status(
@@ -62,24 +53,3 @@ def set_status(
         conn, workspace_id, contact_id, ChangeKind.MEMBERSHIP, now, f"subscription:{channel}"
     )
     return value
-
-
-class SubscriptionService:
-    def __init__(self, db: Database, clock: Clock) -> None:
-        self.db = db
-        self.clock = clock
-
-    def of_contact(self, workspace_id: str, contact_id: str) -> list[Subscription]:
-        with self.db.read() as conn:
-            found = existing_contact(conn, workspace_id, contact_id, follow_merges=True)
-            return store.of_contact(conn, workspace_id, found)
-
-    def set(
-        self, workspace_id: str, contact_id: str, channel: Any, topic: Any, status: Any, source: Any = "api"
-    ) -> Subscription:
-        checked = (check_channel(channel), check_topic(topic), check_status(status), check_source(source))
-        now = self.clock.now()
-        with self.db.write() as conn:
-            if not contact_store.lock(conn, workspace_id, contact_id):
-                raise NotFound(f"no contact {contact_id} in this workspace")
-            return set_status(conn, workspace_id, contact_id, *checked, now)
