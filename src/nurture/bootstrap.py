@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from nurture.channels.http import HttpCaller
 from nurture.channels.sms.twilio import TwilioSms
@@ -219,7 +220,13 @@ def build(
         journey_worker=journey_worker,
         http=http,
         webhooks=WebhookService(db, clock),
-        webhook_worker=WebhookWorker(db, clock, http, poll=max(settings.worker_poll_seconds, 0.5)),
+        webhook_worker=WebhookWorker(
+            db,
+            clock,
+            http,
+            poll=max(settings.worker_poll_seconds, 0.5),
+            keep=timedelta(days=settings.webhook_log_days),
+        ),
         alerts=AlertService(db, clock),
         sms=sms,
         sms_transport=sms_transport,

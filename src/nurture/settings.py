@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     webhook_concurrency: int = Field(
         default=8, description="Webhook deliveries one worker process posts at the same time."
     )
+    webhook_log_days: int = Field(
+        default=30,
+        ge=1,
+        description="Days finished webhook and Slack deliveries (delivered, dead) stay in the delivery log.",
+    )
     smtp_url: str | None = Field(
         default=None,
         description="Where mail goes when a sender names no SMTP server of its own: "

@@ -398,3 +398,26 @@ def test_import_into_a_list_and_an_unknown_list_is_named(
     assert unknown.code == 1
     assert "--list: no list 01NOPE in this workspace" in unknown.said
     assert nurture.query("SELECT email FROM contacts WHERE email = 'new@example.com'") == []
+
+
+def test_a_bad_setting_is_one_line_naming_the_variable_and_nothing_runs(nurture: Cli) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NURTURE_")}
+    env |= {"NURTURE_DATABASE_URL": nurture.url, "NURTURE_WEBHOOK_LOG_DAYS": "0", "NURTURE_PORT": "eighty"}
+    done = subprocess.run(
+        [sys.executable, "-m", "nurture.cli.main", "workspace", "create", "Acme", "--json"],
+        env=env,
+        cwd=nurture.home,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert [line.split(":")[1].strip() for line in lines] == [
+        "NURTURE_PORT=eighty",
+        "NURTURE_WEBHOOK_LOG_DAYS=0",
+    ]
+    assert "greater than or equal to 1" in lines[1]
+    assert nurture("workspace", "list", "--json").json() == []

@@ -422,3 +422,31 @@ def test_concurrent_claims_never_take_the_same_delivery(
         rest = webhook_store.claim_due(later, now, 10, now + LEASE)
     assert len(mine) == 2
     assert len(rest) == (0 if is_postgres else 3)
+
+
+def test_finished_deliveries_leave_the_log_after_its_retention_and_retrying_ones_stay(
+    container: Container,
+    workspace: NewWorkspace,
+    worker: WebhookWorker,
+    receiver: RecordingServer,
+    clock: ManualClock,
+) -> None:
+    endpoint(container, workspace.id, receiver.url)
+    publish(container, workspace.id, {"n": 1})
+    assert worker.run_once().delivered == 1
+    clock.advance(timedelta(days=30))
+    receiver.answer(503)
+    publish(container, workspace.id, {"n": 2})  # still being retried a day later
+    worker.run_once()
+    receiver.answer(204)
+    worker.batch = 1
+    publish(container, workspace.id, {"n": 3})
+    clock.advance(timedelta(seconds=1))
+    assert worker.run_once().delivered == 1  # n=3; n=2 waits for its retry
+    clock.advance(timedelta(days=1))
+
+    assert worker.prune() == 1
+
+    kept = {d.payload["data"]["n"]: d.status for d in log(container, workspace.id)}
+    assert kept == {2: DeliveryStatus.FAILED, 3: DeliveryStatus.DELIVERED}
+    assert worker.prune() == 0  # looked a moment ago: not again until PRUNE_EVERY has passed

@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -55,6 +56,18 @@ app.command("simulate")(simulate_command)
 app.add_typer(import_app, name="import")
 app.add_typer(mail_app, name="mail")
 app.add_typer(bounces_app, name="bounces")
+
+
+@app.callback()
+def check_settings() -> None:
+    """nurture: self-hosted marketing automation."""
+    try:
+        Settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = "NURTURE_" + "_".join(str(part) for part in error["loc"]).upper()
+            err.print(f"[red]error:[/red] {name}={escape(str(error.get('input')))}: {escape(error['msg'])}")
+        raise typer.Exit(2) from None
 
 
 @app.command()

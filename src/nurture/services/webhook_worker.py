@@ -37,6 +37,9 @@ log = structlog.get_logger("nurture.webhooks")
 
 BATCH = 100
 POLL_SECONDS = 0.5
+KEEP_LOG = timedelta(days=30)  # finished deliveries stay in the log this long (NURTURE_WEBHOOK_LOG_DAYS)
+PRUNE_EVERY = timedelta(minutes=10)
+PRUNE_PAGE = 5000
 LEASE = timedelta(minutes=5)
 # Activity ids are made before their transaction commits, so one may land behind the publisher's
 # position; the span read since the last look is read again this much later.
@@ -51,6 +54,7 @@ class WebhookStats:
     delivered: int = 0
     failed: int = 0  # attempts that failed and will be retried
     dead: int = 0
+    pruned: int = 0  # finished deliveries deleted from the log after its retention
 
     def add(self, other: WebhookStats) -> None:
         for name in self.__dataclass_fields__:
@@ -73,6 +77,7 @@ class WebhookWorker(PollingWorker):
         batch: int = BATCH,
         poll: float = POLL_SECONDS,
         jitter: random.Random | None = None,
+        keep: timedelta = KEEP_LOG,
     ) -> None:
         super().__init__(poll)
         self.db = db
@@ -80,6 +85,8 @@ class WebhookWorker(PollingWorker):
         self.caller = caller
         self.batch = batch
         self.jitter = jitter or random.Random()  # noqa: S311 - spreads retries, no secret
+        self.keep = keep
+        self.pruned_at: datetime | None = None
 
     # running
 
@@ -96,7 +103,20 @@ class WebhookWorker(PollingWorker):
     def step(self) -> WebhookStats:
         stats = WebhookStats(published=self.publish_activities())
         stats.add(self.deliver_due())
+        stats.pruned = self.prune()
         return stats
+
+    def prune(self) -> int:
+        """Delete finished deliveries older than the log's retention, a page at a time, at most once
+        per PRUNE_EVERY per process (the log is read by `GET …/deliveries` and for redelivery)."""
+        now = self.clock.now()
+        if self.pruned_at is not None and now - self.pruned_at < PRUNE_EVERY:
+            return 0
+        with self.db.write() as conn:
+            pruned = store.prune_finished(conn, now - self.keep, PRUNE_PAGE)
+        if pruned < PRUNE_PAGE:
+            self.pruned_at = now  # caught up: look again later; a full page goes on next step
+        return pruned
 
     # activities → deliveries
 

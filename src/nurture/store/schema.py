@@ -838,6 +838,7 @@ webhook_deliveries = Table(
     UniqueConstraint("workspace_id", "endpoint_id", "event_id"),
     Index(None, "next_attempt_at"),
     Index(None, "workspace_id", "endpoint_id", "id"),
+    Index(None, "updated_at"),  # pruning finished deliveries past the log's retention
 )
 
 # How far the webhook publisher has read a workspace's activities. Activity ids are made before their

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, delete, func, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, func, select, tuple_, update
 
 from nurture.domain.webhooks.endpoints import Delivery, DeliveryStatus, Endpoint, Format
 from nurture.store.schema import webhook_cursors, webhook_deliveries, webhook_endpoints
@@ -200,6 +200,19 @@ def kill_pending(conn: Connection, workspace_id: str, endpoint_id: str, reason: 
         .where(d.c.workspace_id == workspace_id, d.c.endpoint_id == endpoint_id, d.c.status.in_(_RETRYING))
         .values(status=DeliveryStatus.DEAD.value, next_attempt_at=None, error=reason, updated_at=now)
     )
+    return int(result.rowcount)
+
+
+def prune_finished(conn: Connection, before: datetime, limit: int) -> int:
+    """Delete up to `limit` deliveries that finished (delivered or dead) before `before`."""
+    finished = (DeliveryStatus.DELIVERED.value, DeliveryStatus.DEAD.value)
+    oldest = (
+        select(d.c.workspace_id, d.c.id)
+        .where(d.c.updated_at < before, d.c.status.in_(finished))
+        .order_by(d.c.updated_at)
+        .limit(limit)
+    )
+    result = conn.execute(delete(d).where(tuple_(d.c.workspace_id, d.c.id).in_(oldest)))
     return int(result.rowcount)
 
 

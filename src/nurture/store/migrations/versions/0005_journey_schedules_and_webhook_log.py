@@ -1,4 +1,4 @@
-"""per-zone journey schedules
+"""per-zone journey schedules; pruning the webhook delivery log
 
 Revision ID: 0005
 Revises: 0004
@@ -45,8 +45,14 @@ def upgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_journeys_next_fire_at"))
         batch_op.drop_column("next_fire_at")
 
+    with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_webhook_deliveries_updated_at"), ["updated_at"], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_webhook_deliveries_updated_at"))
+
     with op.batch_alter_table("journeys", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("next_fire_at", nurture.store.types.UTCDateTime(timezone=True), nullable=True)
