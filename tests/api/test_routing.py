@@ -190,6 +190,9 @@ def test_territory_maps_values_falls_back_and_matches_owner_attributes(admin: Ad
 
 def test_rules_run_in_position_order_and_conditions_decide_whom_they_apply_to(admin: Admin) -> None:
     enterprise, smb = owner(admin, "Enterprise"), owner(admin, "Smb")
+    large = admin.create(first_name="Large", attributes={"employees": 5000})
+    small = admin.create(first_name="Small", attributes={"employees": 10})
+    partner = admin.create(first_name="Partner", attributes={"employees": 10})
     rule(admin, "everyone else", {"kind": "round_robin", "owner_ids": [smb]}, position=10)
     big = {
         "type": "attribute",
@@ -206,9 +209,6 @@ def test_rules_run_in_position_order_and_conditions_decide_whom_they_apply_to(ad
     rule(
         admin, "partners", {"kind": "round_robin", "owner_ids": [enterprise], "condition": tagged}, position=5
     )
-    large = admin.create(first_name="Large", attributes={"employees": 5000})
-    small = admin.create(first_name="Small", attributes={"employees": 10})
-    partner = admin.create(first_name="Partner", attributes={"employees": 10})
     admin.call("PUT", f"/api/v1/contacts/{partner['id']}/tags/partner")
     assert assign(admin, large["id"])["rule_name"] == "big companies"
     assert assign(admin, small["id"])["owner_id"] == smb
@@ -350,6 +350,17 @@ def test_rules_are_changed_and_deleted(admin: Admin) -> None:
                 "condition": {"type": "all", "conditions": [{"type": "tag", "tag": ""}]},
             },
             "definition.condition.conditions[0].tag",
+        ),
+        (  # no contact has ever had the attribute: a typo, as in segments and journeys
+            {
+                "kind": "account_owner",
+                "condition": {
+                    "type": "attribute",
+                    "field": "attributes.employes",
+                    "operator": {"op": "exists"},
+                },
+            },
+            "definition.condition.field",
         ),
     ],
 )

@@ -12,7 +12,7 @@ from nurture.domain.audiences import check_name
 from nurture.domain.errors import Conflict, Invalid, NotFound
 from nurture.domain.lifecycle import check_stage
 from nurture.domain.routing import RoutingRule, parse_rule, referenced_owners
-from nurture.services import routing
+from nurture.services import catalog, routing
 from nurture.services.audience_refs import existing_contact
 from nurture.services.clock import Clock
 from nurture.services.lifecycle import stages
@@ -121,8 +121,11 @@ def _rule(conn: Connection, workspace_id: str, rule_id: str) -> RoutingRule:
 
 
 def _checked_definition(conn: Connection, workspace_id: str, definition: Any) -> dict[str, Any]:
-    """The definition as stored, once valid and naming only the workspace's owners."""
-    rule, _ = parse_rule(definition)
+    """The definition as stored, once valid, naming only the workspace's owners, and its condition
+    reading only what the data catalog knows (as segments and journeys)."""
+    rule, condition = parse_rule(definition)
+    if condition is not None:
+        catalog.check(conn, workspace_id, condition, "definition.condition")
     owners = owner_store.all_owners(conn, workspace_id)
     for field, owner_id in referenced_owners(rule):
         if owner_id not in owners:
