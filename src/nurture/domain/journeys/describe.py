@@ -116,7 +116,9 @@ def describe(item: BaseModel) -> str:
     kind = str(getattr(item, "type", type(item).__name__))
     if kind == "event":
         filters: Sequence[PropertyFilter] = getattr(item, "where", [])
-        return f"'{getattr(item, 'event', '')}'" + (f" with {filters_words(filters)}" if filters else "")
+        named = getattr(item, "event", "")
+        names = " or ".join(f"'{n}'" for n in ([named] if isinstance(named, str) else named))
+        return names + (f" with {filters_words(filters)}" if filters else "")
     return kind.replace("_", " ")
 
 

@@ -54,7 +54,7 @@ def triggered(
         return happening.name == journey_id
     if isinstance(trigger, EventTrigger):
         event = happening.event
-        if kind is not HappeningKind.EVENT or event is None or event.name != trigger.event:
+        if kind is not HappeningKind.EVENT or event is None or event.name not in trigger.names:
             return False
         zone = contact_zone(view.contact)
         return all(
@@ -137,7 +137,7 @@ class JourneyPlan:
         for journey in journeys:
             trigger = journey.trigger
             if isinstance(trigger, EventTrigger):
-                plan.event_names.add(trigger.event)
+                plan.event_names.update(trigger.names)
             elif isinstance(trigger, SegmentTrigger):
                 plan.segment_ids.add(trigger.segment_id)
             elif isinstance(trigger, AttributeChangeTrigger):

@@ -186,13 +186,19 @@ class UpdateContact(Base):
     add_to_lists: list[IdStr] = Field(default_factory=list, max_length=20)
     remove_from_lists: list[IdStr] = Field(default_factory=list, max_length=20)
     lifecycle_stage: str | None = Field(default=None, max_length=64)
+    unsubscribe: list[NameStr] = Field(
+        default_factory=list,
+        max_length=20,
+        description="email topics to unsubscribe the contact from (recorded in the consent ledger)",
+    )
 
     @model_validator(mode="after")
     def _something(self) -> UpdateContact:
-        if not any(
-            (self.set, self.unset, self.add_tags, self.remove_tags, self.add_to_lists, self.remove_from_lists)
-        ) and (self.lifecycle_stage is None):
-            raise ValueError("give at least one change (set, unset, tags, lists or lifecycle_stage)")
+        changes = (self.set, self.unset, self.add_tags, self.remove_tags, self.add_to_lists)
+        if not any((*changes, self.remove_from_lists, self.unsubscribe)) and self.lifecycle_stage is None:
+            raise ValueError(
+                "give at least one change (set, unset, tags, lists, lifecycle_stage, unsubscribe)"
+            )
         return self
 
 

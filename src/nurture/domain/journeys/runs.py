@@ -108,6 +108,7 @@ class UpdateProfile:
     add_to_lists: list[str]
     remove_from_lists: list[str]
     lifecycle_stage: str | None
+    unsubscribe: list[str] = field(default_factory=list)  # email topics
 
 
 @dataclass(frozen=True)

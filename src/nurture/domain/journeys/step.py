@@ -58,6 +58,7 @@ from nurture.domain.journeys.runs import (
     WebhookAnswered,
     WebhookCall,
 )
+from nurture.domain.journeys.triggers import EventTrigger
 from nurture.domain.journeys.windows import next_allowed
 from nurture.domain.messages.outbox import Source, send_id
 
@@ -105,6 +106,7 @@ class _Run:
         elif isinstance(event, EventSeen):
             if self._goal_event(event.event) or self._exit_event(event.event):
                 return
+            self._triggered_again(event.event)
             self._awaited(event.event)
         elif isinstance(event, Due):
             self._due()
@@ -117,14 +119,21 @@ class _Run:
 
     def _start(self, start: Start) -> None:
         if start.event is not None:
-            self.state.context["event"] = {
-                "name": start.event.name,
-                "properties": dict(start.event.properties),
-                "timestamp": start.event.timestamp.isoformat(),
-            }
+            self.state.context["event"] = _event_context(start.event)
         self.log(None, "entered", "trigger " + describe(self.journey.trigger))
         self.state.status = RunStatus.ACTIVE
         self._standing_exits()
+
+    def _triggered_again(self, event: TrackedEvent) -> None:
+        """The trigger's event again, for this run (its correlation key: the same cart): templates
+        see the latest one, so a reminder lists the cart as it is now."""
+        trigger = self.journey.trigger
+        if not isinstance(trigger, EventTrigger) or event.name not in trigger.names or self.state.ended:
+            return
+        if "event" not in self.state.context or not self._matches(event, trigger.where, correlate=True):
+            return
+        self.state.context["event"] = _event_context(event)
+        self.log(None, "event", f"{event.name} at {_when(event.timestamp)}: the run's event is now this one")
 
     def _due(self) -> None:
         if self.state.status is not RunStatus.WAITING or self.state.wake_at is None:
@@ -258,6 +267,7 @@ class _Run:
                     list(node.add_to_lists),
                     list(node.remove_from_lists),
                     node.lifecycle_stage,
+                    list(node.unsubscribe),
                 )
             )
             self.log(node.id, "updated", "contact updated")
@@ -463,3 +473,12 @@ def _event_words(name: str, where: Sequence[PropertyFilter]) -> str:
     if not where:
         return f"'{name}'"
     return f"'{name}' with " + ", ".join(f.property.removeprefix("properties.") for f in where)
+
+
+def _event_context(event: TrackedEvent) -> dict[str, Any]:
+    """The trigger event as templates and branches read it (`event.properties.products`)."""
+    return {
+        "name": event.name,
+        "properties": dict(event.properties),
+        "timestamp": event.timestamp.isoformat(),
+    }

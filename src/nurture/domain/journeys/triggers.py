@@ -17,11 +17,16 @@ _CHANGE_FIELD = re.compile(r"^(?:email|phone|first_name|last_name|timezone|local
 
 
 class EventTrigger(Strict):
-    """The contact performs `event` (its properties matching every filter of `where`)."""
+    """The contact performs `event`, or one of several (its properties matching every filter of
+    `where`): `event: [Product Added, Checkout Started]`."""
 
     type: Literal["event"] = "event"
-    event: NameStr
+    event: NameStr | Annotated[list[NameStr], Field(min_length=1, max_length=20)]
     where: list[PropertyFilter] = Field(default_factory=list, max_length=20)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.event,) if isinstance(self.event, str) else tuple(self.event)
 
 
 class SegmentMove(StrEnum):

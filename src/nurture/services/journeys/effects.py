@@ -28,13 +28,15 @@ from nurture.domain.journeys.runs import (
     SendMessage,
     UpdateProfile,
 )
+from nurture.domain.messages.consent import Proof
 from nurture.domain.messages.outbox import Source
 from nurture.domain.profile import parse_traits
 from nurture.domain.scoring import model_from_stored
+from nurture.domain.subscriptions import Status, check_topic
 from nurture.domain.templates.context import contact_data
 from nurture.domain.templates.render import environments
 from nurture.domain.webhooks.events import JOURNEY_SEND, WebhookEvent
-from nurture.services import alerts, lifecycle, outbox
+from nurture.services import alerts, consents, lifecycle, outbox
 from nurture.services.identity import IdentityGraph
 from nurture.services.journeys.inbox import JOURNEYS_CHANNEL
 from nurture.services.lists import add_contacts, remove_contacts, require_list
@@ -195,6 +197,14 @@ class Effects:
                 lifecycle.change_stage(
                     self.conn, self.workspace_id, contact_id, command.lifecycle_stage, self.now, reason
                 )
+            if command.unsubscribe:
+                contact_store.lock(self.conn, self.workspace_id, contact_id)
+            for topic in command.unsubscribe:
+                unsubscribed, proof = Status.UNSUBSCRIBED, Proof(text=f"journey {self.journey.name}")
+                consents.change(
+                    self.conn, self.workspace_id, contact_id, "email", check_topic(topic), unsubscribed,
+                    "journey", proof, self.now,
+                )  # fmt: skip
         except NurtureError as err:
             raise EffectFailed(node, f"update contact: {err}") from None
 
