@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tests.cli.test_cli import Cli, acme, nurture  # noqa: F401  (fixtures)
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "journeys"
+EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "journeys"
 TAGGER = """
 name: Tag everyone
 trigger: {type: manual}

@@ -30,7 +30,7 @@ from nurture.domain.journeys.runs import (
 from nurture.domain.journeys.step import Definition, Stepped, correlation_of, step
 from tests.domain.builders import contact, event
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "journeys"
+EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "journeys"  # documents the tests step through
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)  # a Friday
 
 

@@ -23,7 +23,7 @@ from tests.conftest import ingest
 from tests.http_peer import RecordingServer
 from tests.services.messaging import sender
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "journeys"
+EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "journeys"  # documents the tests run
 
 
 def _template(container: Container, workspace_id: str, name: str) -> str:

@@ -25,8 +25,8 @@ from nurture.store.schema import events, journey_runs
 from tests.conftest import ingest
 
 ROOT = Path(__file__).resolve().parents[2]
-CART = yaml.safe_load((ROOT / "examples" / "journeys" / "abandoned-cart.yaml").read_text())
-STREAM = (ROOT / "examples" / "events" / "carts.jsonl").read_text().splitlines()
+CART = yaml.safe_load((ROOT / "tests" / "data" / "journeys" / "abandoned-cart.yaml").read_text())
+STREAM = (ROOT / "tests" / "data" / "events" / "carts.jsonl").read_text().splitlines()
 
 
 def test_the_abandoned_cart_journey_on_a_scripted_stream() -> None:
@@ -144,7 +144,8 @@ def test_a_draft_replays_the_stored_history_without_writing_anything(
 
 
 def _journey(name: str) -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load((ROOT / "examples" / "journeys" / f"{name}.yaml").read_text())
+    path = ROOT / "tests" / "data" / "journeys" / f"{name}.yaml"
+    loaded: dict[str, Any] = yaml.safe_load(path.read_text())
     return loaded
 
 

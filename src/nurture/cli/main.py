@@ -37,6 +37,7 @@ from nurture.domain.keys import KeyKind
 from nurture.logs import configure
 from nurture.services.audience_worker import WorkerStats
 from nurture.services.dispatch import DispatchStats
+from nurture.services.examples import load_examples
 from nurture.services.webhook_worker import WebhookStats
 from nurture.settings import Settings
 
@@ -101,6 +102,9 @@ def serve(
     configure(settings.log_level, settings.log_json)
     with container_for_cli() as container:
         seeded = container.workspaces.ensure_example() if settings.seed_example else None
+        if seeded is not None:
+            c = container
+            load_examples(seeded.id, c.templates, c.segments, c.scoring, c.journeys)
     if seeded is not None:
         print(
             f"Created workspace {seeded.name} ({seeded.id})\n"
