@@ -728,3 +728,27 @@ def test_a_webhook_that_is_down_is_retried_with_backoff_then_the_run_fails(
     assert run.status == "failed"
     assert run.reason == f"webhook {receiver.url}/lookup failed 5 times: answered 503"
     assert {r.headers["idempotency-key"] for r in receiver.received} == {f"{run.id}:crm:1"}
+
+
+def test_a_condition_names_segments_by_id_or_name_and_an_unknown_one_is_refused(
+    container: Container, workspace: NewWorkspace
+) -> None:
+    segment = container.segments.create(
+        workspace.id, {"name": "VIP", "condition": {"type": "tag", "tag": "vip"}}
+    )
+    document = {
+        "name": "Not for VIPs",
+        "trigger": {"type": "manual"},
+        "exit": [{"condition": {"type": "segment", "segment_id": "VIP"}}],
+        "nodes": [{"id": "tag", "type": "update_contact", "add_tags": ["seen"]}],
+    }
+    applied = container.journeys.apply(workspace.id, document).journey
+    stored = container.journeys.get(workspace.id, applied.id).document
+    assert stored["exit"][0]["condition"]["segment_id"] == segment.id
+    document["exit"] = [
+        {"condition": {"type": "not", "condition": {"type": "segment", "segment_id": "Nope"}}}
+    ]
+    with pytest.raises(Invalid) as caught:
+        container.journeys.apply(workspace.id, document)
+    assert [e.field for e in caught.value.errors] == ["exit[0].condition.condition.segment_id"]
+    assert container.journeys.get(workspace.id, applied.id).journey.version == 1

@@ -13,7 +13,11 @@ import pytest
 from sqlalchemy import func, select
 
 from nurture.bootstrap import Container
+from nurture.domain.contact_view import MessageEventKind
+from nurture.domain.messages.engagement import MessageEventInput, MessageRef
+from nurture.services import message_events
 from nurture.services.clock import ManualClock
+from nurture.services.contacts import ContactInput
 from nurture.services.examples import journey_documents, load_examples
 from nurture.store.schema import contacts, journey_runs, messages, segment_timers, templates
 from tests.conftest import ingest
@@ -71,8 +75,10 @@ def _at(
     _settle(container)
 
 
-def _sent(container: Container, workspace_id: str) -> list[tuple[str, str, datetime]]:
-    """(recipient, template, when queued) of every message, in order."""
+def _sent(
+    container: Container, workspace_id: str, journey: str | None = None
+) -> list[tuple[str, str, datetime]]:
+    """(recipient, template, when queued) of every message (of one journey), in order."""
     with container.db.read() as conn:
         query = (
             select(contacts.c.email, templates.c.name, messages.c.created_at)
@@ -89,6 +95,10 @@ def _sent(container: Container, workspace_id: str) -> list[tuple[str, str, datet
             .where(messages.c.workspace_id == workspace_id)
             .order_by(messages.c.created_at, contacts.c.email)
         )
+        if journey is not None:
+            query = query.where(
+                messages.c.journey_id == container.journeys.get(workspace_id, journey).journey.id
+            )
         return [(row[0], row[1], row[2]) for row in conn.execute(query)]
 
 
@@ -218,3 +228,181 @@ def _runs(container: Container, workspace_id: str, journey: str) -> list[Any]:
             journey_runs.c.workspace_id == workspace_id, journey_runs.c.journey_id == found.journey.id
         )
         return list(conn.execute(query.order_by(journey_runs.c.entered_at)))
+
+
+def test_browse_abandonment_mails_the_product_viewed_twice_and_not_carted_within_two_hours(
+    container: Container, example: str, clock: ManualClock
+) -> None:
+    lamp = {
+        "product_id": "lamp-7",
+        "name": "Desk lamp",
+        "price": 49,
+        "url": "https://shop.example.com/p/lamp-7",
+    }
+    chair = {"product_id": "chair-2", "name": "Chair", "price": 120}
+    for user in ("ann", "bob", "cid"):
+        _at(container, clock, T0, example, _person(user), _track(user, "Product Viewed", **lamp))
+    _at(container, clock, T0 + 3 * H, example, _track("ann", "Product Viewed", **lamp))
+    _at(container, clock, T0 + 3 * H, example, _track("bob", "Product Viewed", **lamp))
+    _at(container, clock, T0 + 4 * H, example, _track("bob", "Product Added", cart_id="c-9", **lamp))
+    _at(container, clock, T0 + 5 * H, example, _track("cid", "Product Viewed", **chair))  # another product
+    _run_until(container, clock, T0 + 3 * D)
+    assert _sent(container, example, "Browse abandonment") == [
+        ("ann@example.com", "Still thinking about it?", T0 + 5 * H)
+    ]
+    nudge = _rendered(container, example, "ann", "Still thinking about Desk lamp?")
+    assert "Desk lamp \u2014 49" in nudge
+    ended = {
+        f"{_email(container, example, r.contact_id)}:{r.correlation}": r.status
+        for r in _runs(container, example, "Browse abandonment")
+    }
+    assert ended == {
+        "ann@example.com:lamp-7": "completed",
+        "bob@example.com:lamp-7": "exited",  # carted within two hours of the second look
+        "cid@example.com:lamp-7": "completed",  # viewed once: the wait for a second look timed out
+    }  # cid's chair started nothing: re-entry after 7 days keeps it to one product a week
+
+
+def test_post_purchase_thanks_asks_for_a_review_then_restocks_or_cross_sells_by_category(
+    container: Container, example: str, clock: ManualClock
+) -> None:
+    coffee = {"product_id": "beans-1", "name": "Espresso beans", "category": "Coffee", "price": 14}
+    grinder = {"product_id": "grinder-3", "name": "Grinder", "category": "Kitchen", "price": 89}
+    _at(
+        container,
+        clock,
+        T0,
+        example,
+        _person("ann"),
+        _track("ann", "Order Completed", order_id="o-1", products=[coffee]),
+    )
+    _at(
+        container,
+        clock,
+        T0 + H,
+        example,
+        _person("bob"),
+        _track("bob", "Order Completed", order_id="o-2", products=[grinder, coffee]),
+    )
+    _run_until(container, clock, T0 + 40 * D)
+    assert _sent(container, example) == [
+        ("ann@example.com", "Thank you for your order", T0),
+        ("bob@example.com", "Thank you for your order", T0 + H),
+        ("ann@example.com", "How was it?", T0 + 7 * D),
+        ("bob@example.com", "How was it?", T0 + 7 * D + H),
+        ("ann@example.com", "Time to restock?", T0 + 37 * D),  # coffee runs out
+        ("bob@example.com", "You might also like", T0 + 37 * D + H),  # a grinder does not
+    ]
+    assert "Espresso beans" in _rendered(container, example, "ann", "Running low on Espresso beans?")
+
+
+def test_re_engagement_after_90_quiet_days_ends_in_an_unsubscribe_unless_the_contact_engages(
+    container: Container, example: str, clock: ManualClock
+) -> None:
+    for user in ("ann", "bob", "cid"):
+        _at(container, clock, T0, example, _person(user), _track(user, "Page Viewed"))
+    _at(container, clock, T0 + 60 * D, example, _track("cid", "Page Viewed"))  # cid comes back once
+    _run_until(container, clock, T0 + 91 * D)
+    quiet = T0 + 90 * D + timedelta(microseconds=1)  # ann and bob: no trace for more than 90 days
+    assert _sent(container, example, "Re-engagement") == [
+        ("ann@example.com", "We miss you", quiet),
+        ("bob@example.com", "We miss you", quiet),
+    ]
+    _run_until(container, clock, T0 + 93 * D)
+    _open(container, example, "bob@example.com")
+    _run_until(container, clock, T0 + 152 * D)
+    assert _sent(container, example, "Re-engagement")[2:] == [
+        ("ann@example.com", "Last chance", quiet + 7 * D),  # bob opened "we miss you": nothing more
+        (
+            "cid@example.com",
+            "We miss you",
+            T0 + 150 * D + timedelta(microseconds=1),
+        ),  # 90 days after coming back
+    ]
+    ann = _contact(container, example, "ann")
+    assert "dormant" in ann.tags
+    statuses = {(s.topic, s.status.value) for s in container.subscriptions.of_contact(example, ann.id)}
+    assert {("newsletter", "unsubscribed"), ("product_updates", "unsubscribed")} <= statuses
+    ledger = container.consents.of_contact(example, ann.id).items
+    assert {(r.topic, r.source) for r in ledger} == {
+        ("newsletter", "journey"),
+        ("product_updates", "journey"),
+    }
+    bob = _contact(container, example, "bob")
+    assert "dormant" not in bob.tags  # opened "we miss you": no last chance, still subscribed
+
+
+def test_lead_nurture_makes_an_mql_at_50_points_tells_the_owner_and_nurtures_until_sql(
+    container: Container, example: str, clock: ManualClock
+) -> None:
+    rita = container.owners.create(example, {"name": "Rita", "email": "rita@example.com"})
+    rule = {"kind": "round_robin", "owner_ids": [rita.id]}
+    container.routing.create_rule(example, "everyone", rule)
+    _at(
+        container,
+        clock,
+        T0,
+        example,
+        _person("ann"),
+        _track("ann", "Signed Up"),
+        _track("ann", "Pricing Viewed"),
+    )
+    _at(container, clock, T0, example, _person("bob"), _track("bob", "Signed Up"))
+    _at(container, clock, T0 + D, example, _track("ann", "Demo Requested"))  # 10 + 10 + 30 = 50
+    _at(
+        container,
+        clock,
+        T0 + 2 * D,
+        example,
+        _track("bob", "Webinar Attended"),
+        _track("bob", "Demo Requested"),
+    )
+    _at(container, clock, T0 + 9 * D, example, _track("bob", "Pricing Viewed"))
+    bob_id = _contact(container, example, "bob").id
+    container.contacts.change(
+        example, bob_id, ContactInput({}, managed={"lifecycle_stage": "sql"}), replace=False
+    )
+    _run_until(container, clock, T0 + 30 * D)
+    assert _sent(container, example, "Lead nurturing") == [
+        ("ann@example.com", "The buyer's guide", T0 + D),
+        ("bob@example.com", "The buyer's guide", T0 + 2 * D),
+        ("ann@example.com", "Case study", T0 + 8 * D),
+        ("bob@example.com", "Case study", T0 + 9 * D),
+        ("ann@example.com", "Book a demo", T0 + 15 * D),  # bob went to SQL: his run ended
+    ]
+    for user in ("ann", "bob"):
+        assert _contact(container, example, user).owner_id == rita.id
+    assert _contact(container, example, "ann").lifecycle_stage == "mql"
+    container.dispatcher.run_once()
+    alerts = [m.subject for m in container.mail.newest(example, 100) if m.rcpt_to == "rita@example.com"]
+    assert sorted(alerts) == [
+        "[nurture] Lead nurturing: ann@example.com is a marketing-qualified lead: the lead score passed 50",
+        "[nurture] Lead nurturing: bob@example.com is a marketing-qualified lead: the lead score passed 50",
+    ]
+
+
+def _email(container: Container, workspace_id: str, contact_id: str) -> str:
+    with container.db.read() as conn:
+        query = select(contacts.c.email).where(
+            contacts.c.workspace_id == workspace_id, contacts.c.id == contact_id
+        )
+        return str(conn.execute(query).scalar())
+
+
+def _open(container: Container, workspace_id: str, email: str) -> None:
+    """The recipient opens the (only) message they were sent, as the tracking pixel records it."""
+    with container.db.write() as conn:
+        query = (
+            select(messages)
+            .join(
+                contacts,
+                (contacts.c.workspace_id == messages.c.workspace_id)
+                & (contacts.c.id == messages.c.contact_id),
+            )
+            .where(messages.c.workspace_id == workspace_id, contacts.c.email == email)
+        )
+        [row] = conn.execute(query).all()
+        ref = MessageRef(row.id, row.contact_id, row.channel, row.template_id, row.journey_id, row.node_id)
+        opened = MessageEventInput(ref, MessageEventKind.OPENED, container.clock.now(), {"machine": False})
+        message_events.record(conn, workspace_id, [opened], container.clock.now())
+    _settle(container)

@@ -207,10 +207,11 @@ class AudienceWorker(PollingWorker):
             exited=len(writer.exited),
             scored=scored,
         )
+        entered, exited = list(writer.entered), list(writer.exited)  # the flush empties the writer
         writer.flush(conn)
         if self.journeys is not None:
             stats.noted = note_for_journeys(
-                conn, workspace_id, self.journeys, changes, writer.entered, writer.exited, now, owner
+                conn, workspace_id, self.journeys, changes, entered, exited, now, owner
             )
         queue.delete_changes(conn, changes)
         return stats

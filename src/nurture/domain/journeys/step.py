@@ -9,7 +9,7 @@ clock: production, simulation and replay run the very same code, and explanation
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -348,7 +348,7 @@ class _Run:
             reasons.append(f"{sent} was {action}" if held else f"{sent} was not {action}")
             answer = answer and held
         for test in node.context:
-            value = property_value(self.state.context, test.path.split("."))
+            value = _context_value(self.state.context, test.path.split("."))
             held = value is not MISSING and passes(test.operator, value, self.now, self._zone("UTC"))
             reasons.append(f"context {test.path} = {value if value is not MISSING else 'missing'!r}")
             answer = answer and held
@@ -482,3 +482,16 @@ def _event_context(event: TrackedEvent) -> dict[str, Any]:
         "properties": dict(event.properties),
         "timestamp": event.timestamp.isoformat(),
     }
+
+
+def _context_value(context: Mapping[str, Any], path: Sequence[str]) -> Any:
+    """A value of the run context; a number in the path indexes a list (`event.properties.products.0`)."""
+    current: Any = context
+    for key in path:
+        if isinstance(current, list) and key.isdigit() and int(key) < len(current):
+            current = current[int(key)]
+        elif isinstance(current, Mapping) and key in current:
+            current = current[key]
+        else:
+            return MISSING
+    return current

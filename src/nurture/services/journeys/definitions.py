@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from nurture.domain.conditions.nodes import Condition
+from nurture.domain.conditions.nodes import AllOf, AnyOf, Condition, Not, SegmentCondition
 from nurture.domain.errors import Conflict, FieldError, Invalid, NotFound
 from nurture.domain.journeys.definition import Journey
 from nurture.domain.journeys.nodes import (
@@ -32,6 +32,7 @@ from nurture.domain.journeys.parsing import parse_journey
 from nurture.domain.journeys.records import StoredJourney
 from nurture.domain.journeys.step import Definition
 from nurture.domain.journeys.triggers import ScheduleTrigger, ScoreTrigger, SegmentTrigger
+from nurture.domain.segments import segment_references
 from nurture.services import audience_interest, catalog
 from nurture.services.clock import Clock
 from nurture.services.journeys import schedules
@@ -254,9 +255,51 @@ def _resolved(conn: Connection, workspace_id: str, journey: Journey) -> Journey:
             catalog.check(conn, workspace_id, condition, path)
         except Invalid as invalid:
             errors += invalid.errors
+    resolved = _segments_resolved(conn, workspace_id, journey.model_copy(update=changes), errors)
     if errors:
         raise Invalid(errors)
-    return journey.model_copy(update=changes)
+    return resolved
+
+
+def _segments_resolved(
+    conn: Connection, workspace_id: str, journey: Journey, errors: list[FieldError]
+) -> Journey:
+    """The journey with the segments its conditions name (by id or name) turned into ids; a segment the
+    workspace does not have is an error at its path."""
+    named = [
+        (where, segment) for path, c in _conditions(journey) for where, segment in segment_references(c, path)
+    ]
+    if not named:
+        return journey
+    ids = store.resolve_ids(conn, workspace_id, "segment", sorted({segment for _, segment in named}))
+    errors += [
+        FieldError(where, f"no segment {segment!r} (id or name) in this workspace")
+        for where, segment in named
+        if segment not in ids
+    ]
+
+    def mapped(condition: Condition | None) -> Any:
+        if isinstance(condition, AllOf | AnyOf):
+            return condition.model_copy(update={"conditions": [mapped(c) for c in condition.conditions]})
+        if isinstance(condition, Not):
+            return condition.model_copy(update={"condition": mapped(condition.condition)})
+        if isinstance(condition, SegmentCondition):
+            return condition.model_copy(
+                update={"segment_id": ids.get(condition.segment_id, condition.segment_id)}
+            )
+        return condition
+
+    def with_condition(item: Any) -> Any:
+        return item.model_copy(update={"condition": mapped(item.condition)})
+
+    return journey.model_copy(
+        update={
+            "entry": with_condition(journey.entry),
+            "nodes": [with_condition(n) if isinstance(n, Branch) else n for n in journey.nodes],
+            "exit": [with_condition(e) for e in journey.exit],
+            "goal": with_condition(journey.goal) if journey.goal is not None else None,
+        }
+    )
 
 
 def _moves(
