@@ -15,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from nurture.api.app import create_app
 from nurture.bootstrap import build
+from nurture.services.examples import journey_documents
 from nurture.services.workspaces import NewWorkspace
 from nurture.settings import Settings
 from tests.conftest import LiveServer, _postgres_database, _worker, free_port, start_server, write_auth
@@ -200,3 +201,14 @@ def test_metrics_cover_every_http_process(two_process_server: LiveServer) -> Non
             for sample in family.samples:
                 found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
         assert ingested(found, "track") == 20
+
+
+def test_first_start_loads_the_shipped_journeys_into_the_example_workspace(live_server: LiveServer) -> None:
+    headers = {"Authorization": f"Bearer {live_server.secret_key}"}
+    listed = httpx.get(f"{live_server.url}/api/v1/journeys", headers=headers)
+    assert listed.status_code == 200, listed.text
+    body = listed.json()
+    journeys = body["data"] if isinstance(body, dict) else body
+    shipped = {document["name"] for document in journey_documents().values()}
+    assert {j["name"] for j in journeys} == shipped
+    assert {j["status"] for j in journeys} == {"active"}
