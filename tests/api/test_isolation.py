@@ -377,6 +377,8 @@ COLLECTION_BODIES: dict[str, dict[str, Any]] = {
     "/api/v1/journeys/validate": JOURNEY,
     "/api/v1/journeys/preview": {"document": JOURNEY},
     "/api/v1/journeys/publish": {"document": JOURNEY},
+    # replays the caller's own workspace history: nothing of A's may show
+    "/api/v1/journeys/simulate": {"document": JOURNEY, "since": "2000-01-01T00:00:00Z"},
     "/api/v1/webhooks/endpoints": {"url": "https://acme.example.com/hooks", "event_types": ["contact.*"]},
     "/api/v1/sms/settings": {"account_sid": "ACacme", "from_number": "+14155550100"},
     "/api/v1/alerts": {"title": "Mallory", "slack_webhook_urls": ["https://acme.example.com/hooks"]},

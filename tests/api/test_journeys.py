@@ -145,3 +145,69 @@ def test_pause_archive_and_enrol(
     assert problem(admin.call("POST", f"{API}/{journey_id}/enrollments", json={"contact_ids": []}), 400) == [
         "contact_ids"
     ]
+
+
+def test_analytics_count_runs_per_journey_and_node(
+    container: Container, client: TestClient, workspace: NewWorkspace, admin: Admin
+) -> None:
+    journey_id = admin.call("POST", API, json=TAGGER).json()["journey"]["id"]
+    for user, total in (("u1", 80), ("u2", 900), ("u3", 700)):
+        send(
+            client,
+            workspace,
+            {"type": "identify", "userId": user, "traits": {"email": f"{user}@example.com"}},
+            {"type": "track", "userId": user, "event": "Order Completed", "properties": {"total": total}},
+        )
+    _settle(container)
+    figures = admin.call("GET", f"{API}/{journey_id}/analytics").json()
+    assert (figures["entered"], figures["runs"], figures["converted"]) == (3, {"completed": 3}, 0)
+    nodes = {n["node"]: n for n in figures["nodes"]}
+    assert [n["node"] for n in figures["nodes"]] == ["big", "vip"]
+    assert (nodes["big"]["reached"], nodes["big"]["completed"], nodes["big"]["waiting"]) == (3, 3, 0)
+    assert (nodes["vip"]["reached"], nodes["vip"]["completed"], nodes["vip"]["messages"]) == (2, 2, None)
+    assert {n["exited"] + n["failed"] + n["converted"] for n in figures["nodes"]} == {0}
+    assert admin.call("GET", f"{API}/nope/analytics").status_code == 404
+
+
+def test_simulate_a_draft_on_a_posted_event_stream_writes_nothing(admin: Admin) -> None:
+    events = [
+        {
+            "type": "identify",
+            "userId": "u1",
+            "traits": {"email": "u1@example.com"},
+            "timestamp": "2026-11-20T09:00:00Z",
+        },
+        {
+            "type": "track",
+            "userId": "u1",
+            "event": "Order Completed",
+            "properties": {"total": 900},
+            "timestamp": "2026-11-20T09:05:00Z",
+        },
+        {
+            "type": "track",
+            "userId": "u2",
+            "event": "Order Completed",
+            "properties": {"total": 10},
+            "timestamp": "2026-11-20T09:06:00Z",
+        },
+    ]
+    done = admin.call("POST", f"{API}/simulate", json={"document": TAGGER, "events": events, "horizon": "1d"})
+    assert done.status_code == 200, done.text
+    result = done.json()
+    assert (result["population"]["entered"], result["population"]["funnel"]) == (1, {"big": 1, "vip": 1})
+    [u1] = result["contacts"]
+    assert [s["action"] for s in u1["steps"]][:1] == ["entered"]
+    assert admin.call("GET", API).json() == []  # a draft: nothing stored
+    untimed = copy.deepcopy(events)
+    del untimed[1]["timestamp"]
+    bad = admin.call("POST", f"{API}/simulate", json={"document": TAGGER, "events": untimed})
+    assert problem(bad, 400) == ["events[1].timestamp"]
+    both = admin.call(
+        "POST", f"{API}/simulate", json={"document": TAGGER, "events": events, "since": "2026-11-01"}
+    )
+    assert problem(both, 400) == ["events"]
+    assert problem(
+        admin.call("POST", f"{API}/simulate", json={"document": TAGGER, "events": events, "horizon": "soon"}),
+        400,
+    ) == ["horizon"]

@@ -3,18 +3,27 @@ journeys with the reason at every step."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Body, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from nurture.api.auth import secret_workspace
 from nurture.bootstrap import Container
+from nurture.domain.errors import Invalid
+from nurture.domain.journeys.durations import parse_duration
 from nurture.domain.journeys.parsing import journey_schema
 from nurture.domain.journeys.records import StoredJourney
 from nurture.services.journeys.explain import RunExplained
+from nurture.services.journeys.simulation import (
+    result_json,
+    simulate_history,
+    simulate_stream,
+    workspace_settings,
+)
 
 router = APIRouter(prefix="/api/v1/journeys", tags=["journeys"])
 contact_router = APIRouter(prefix="/api/v1/contacts", tags=["journeys"])
@@ -184,6 +193,99 @@ async def get_journey(request: Request, workspace_id: Workspace, journey: str) -
         versions=[{"version": v, "created_at": at} for v, at in detail.versions],
         runs=detail.runs,
     )
+
+
+class MessageCountsOut(BaseModel):
+    sent: int
+    delivered: int
+    bounced: int
+    opened: int = Field(description="unique human opens")
+    clicked: int = Field(description="messages with at least one click")
+    unsubscribed: int
+    complained: int
+
+
+class NodeFiguresOut(BaseModel):
+    node: str
+    type: str | None = Field(description="null: a node only earlier versions have")
+    reached: int = Field(description="runs that took a step at the node")
+    waiting: int = Field(description="live runs there now")
+    completed: int = Field(description="runs that went on past the node (or completed their path there)")
+    exited: int = Field(description="runs that ended there by an exit node, criterion, goal or unsubscribe")
+    failed: int
+    converted: int = Field(description="runs that reached the node and then the goal")
+    messages: MessageCountsOut | None = Field(description="send nodes: what became of their messages")
+
+
+class AnalyticsOut(BaseModel):
+    journey: JourneyOut
+    entered: int
+    runs: dict[str, int] = Field(description="runs per status")
+    converted: int = Field(description="runs that reached the goal within its window")
+    nodes: list[NodeFiguresOut]
+
+
+@router.get("/{journey}/analytics", response_model=AnalyticsOut, summary="Per journey and node figures")
+async def journey_analytics(request: Request, workspace_id: Workspace, journey: str) -> AnalyticsOut:
+    """Entered, waiting now, completed, exited, failed and converted, per journey and per node (every
+    version), and the message outcomes of each send node."""
+    found = await run_in_threadpool(_container(request).journeys.analytics, workspace_id, journey)
+    return AnalyticsOut(
+        journey=JourneyOut.of(found.journey),
+        entered=found.entered,
+        runs=found.runs,
+        converted=found.converted,
+        nodes=[
+            NodeFiguresOut(
+                **{k: v for k, v in n.__dict__.items() if k != "messages"},
+                messages=MessageCountsOut(**n.messages.__dict__) if n.messages else None,
+            )
+            for n in found.nodes
+        ],
+    )
+
+
+class SimulateBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    document: Any = Field(description="The draft journey document")
+    events: list[dict[str, Any]] | None = Field(
+        default=None,
+        max_length=100_000,
+        description="Segment-format calls (identify, track, …), each with its `timestamp`",
+    )
+    since: datetime | None = Field(default=None, description="Replay the workspace's stored events since")
+    horizon: str = Field(default="30d", description="How long to run past the last event")
+    policies: bool = Field(
+        default=True, description="Apply the workspace's consent rules, frequency cap and quiet hours"
+    )
+
+
+@router.post("/simulate", summary="Run a draft on a virtual clock, with no side effects")
+async def simulate_journey(request: Request, workspace_id: Workspace, body: SimulateBody) -> dict[str, Any]:
+    """On the given event stream or on the workspace's stored history since `since` (exactly one):
+    per contact the steps and the messages that would go out and when (channel, template); for the
+    population the funnel per node, messages per contact and the sends stopped by frequency caps or
+    quiet hours. Nothing is written. The same JSON as `nurture simulate --json`."""
+    db = _container(request).db
+    if (body.events is None) == (body.since is None):
+        raise Invalid.one("events", "give either events or since")
+    try:
+        span = parse_duration(body.horizon)
+    except ValueError as exc:
+        raise Invalid.one("horizon", str(exc)) from None
+    if body.events is not None:
+        settings = await run_in_threadpool(workspace_settings, db, workspace_id) if body.policies else None
+        lines = [orjson.dumps(call) for call in body.events]
+        result = await run_in_threadpool(simulate_stream, body.document, lines, span, settings, _event_index)
+    else:
+        assert body.since is not None
+        since = body.since if body.since.tzinfo else body.since.replace(tzinfo=UTC)
+        result = await run_in_threadpool(simulate_history, db, workspace_id, body.document, since, span)
+    return result_json(result)
+
+
+def _event_index(number: int) -> str:
+    return f"events[{number - 1}]"
 
 
 @router.post("/{journey}/status", response_model=JourneyOut, summary="Pause, resume or archive")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, case, delete, func, or_, select, update
 
 from nurture.domain.journeys.records import StoredJourney
 from nurture.domain.journeys.runs import RunState, RunStatus
@@ -668,3 +668,43 @@ def move_contact(conn: Connection, workspace_id: str, source_id: str, target_id:
             .values(contact_id=target_id)
         )
     conn.execute(delete(t).where(t.c.workspace_id == workspace_id, t.c.contact_id == source_id))
+
+
+# ---- analytics ----
+
+
+def node_figures(conn: Connection, workspace_id: str, journey_id: str) -> dict[str, dict[str, int]]:
+    """Per node, every version: `reached` (runs with a step there), of those `converted`; the live
+    runs `waiting` there now; and the runs that ended there `exited` or `failed` (a completed run
+    has left every node)."""
+    s = run_steps
+    reached = (
+        select(
+            s.c.node,
+            func.count(func.distinct(s.c.run_id)),
+            func.count(func.distinct(case((r.c.converted_at.is_not(None), s.c.run_id)))),
+        )
+        .join(r, (r.c.workspace_id == s.c.workspace_id) & (r.c.id == s.c.run_id))
+        .where(r.c.workspace_id == workspace_id, r.c.journey_id == journey_id, s.c.node.is_not(None))
+        .group_by(s.c.node)
+    )
+    figures: dict[str, dict[str, int]] = {}
+    for node, runs, converted in conn.execute(reached):
+        figures.setdefault(node, {}).update(reached=int(runs), converted=int(converted))
+    where_now = (
+        select(r.c.node, r.c.status, func.count())
+        .where(r.c.workspace_id == workspace_id, r.c.journey_id == journey_id, r.c.node.is_not(None))
+        .group_by(r.c.node, r.c.status)
+    )
+    for node, status, runs in conn.execute(where_now):
+        key = "waiting" if status in LIVE else status
+        at = figures.setdefault(node, {})
+        at[key] = at.get(key, 0) + int(runs)
+    return figures
+
+
+def conversions(conn: Connection, workspace_id: str, journey_id: str) -> int:
+    query = select(func.count()).where(
+        r.c.workspace_id == workspace_id, r.c.journey_id == journey_id, r.c.converted_at.is_not(None)
+    )
+    return int(conn.execute(query).scalar() or 0)

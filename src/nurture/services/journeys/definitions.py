@@ -38,7 +38,9 @@ from nurture.services.clock import Clock
 from nurture.services.journeys import schedules
 from nurture.services.journeys.effects import enroll_rows
 from nurture.services.journeys.explain import RunExplained, explain
+from nurture.services.message_metrics import Counts
 from nurture.store import journeys as store
+from nurture.store import message_metrics as metrics_store
 from nurture.store.db import Database
 from nurture.store.ids import new_id
 from nurture.store.templates import find_template
@@ -67,6 +69,28 @@ class JourneyDetail:
     document: dict[str, Any]
     versions: list[tuple[int, datetime]]
     runs: dict[str, int]  # runs per status, every version
+
+
+@dataclass(frozen=True)
+class NodeFigures:
+    node: str
+    type: str | None  # None: a node of an earlier version only
+    reached: int  # runs with a step at the node
+    waiting: int  # live runs there now
+    completed: int  # runs that went on past it (or completed their path there)
+    exited: int  # runs that ended there by an exit (node, criterion, goal, unsubscribe)
+    failed: int
+    converted: int  # runs that reached it and then the goal
+    messages: Counts | None  # send nodes: the messages' outcomes
+
+
+@dataclass(frozen=True)
+class JourneyAnalytics:
+    journey: StoredJourney
+    entered: int
+    runs: dict[str, int]  # per status
+    converted: int
+    nodes: list[NodeFigures]
 
 
 class JourneyService:
@@ -144,6 +168,44 @@ class JourneyService:
                 store.versions(conn, workspace_id, row.id),
                 store.run_counts(conn, workspace_id, row.id),
             )
+
+    def analytics(self, workspace_id: str, id_or_name: str) -> JourneyAnalytics:
+        """Per journey and node, over every version: entered, waiting now, completed, exited, failed,
+        converted, and for send nodes the messages' outcomes."""
+        with self.db.read() as conn:
+            row = self._find(conn, workspace_id, id_or_name)
+            document = store.version_document(conn, workspace_id, row.id, row.version) or {}
+            runs = store.run_counts(conn, workspace_id, row.id)
+            figures = store.node_figures(conn, workspace_id, row.id)
+            converted = store.conversions(conn, workspace_id, row.id)
+            types = {str(n.get("id")): str(n.get("type")) for n in document.get("nodes", [])}
+            order = list(types) + sorted(set(figures) - set(types))
+            nodes = []
+            for node in order:
+                at = figures.get(node, {})
+                reached, waiting, exited, failed = (
+                    at.get(k, 0) for k in ("reached", "waiting", "exited", "failed")
+                )
+                messages = None
+                if types.get(node) == "send":
+                    filters = {"journey_id": row.id, "node_id": node}
+                    messages = Counts.of(
+                        [(k, n) for k, n in metrics_store.counts(conn, workspace_id, filters)]
+                    )
+                nodes.append(
+                    NodeFigures(
+                        node,
+                        types.get(node),
+                        reached,
+                        waiting,
+                        max(reached - waiting - exited - failed, 0),
+                        exited,
+                        failed,
+                        at.get("converted", 0),
+                        messages,
+                    )
+                )
+        return JourneyAnalytics(row, sum(runs.values()), runs, converted, nodes)
 
     def set_status(self, workspace_id: str, id_or_name: str, status: str) -> StoredJourney:
         """pause, resume (active) or archive."""

@@ -4,7 +4,7 @@ date (read only). The domain's `simulate` plays the world; this module reads the
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,18 +26,20 @@ from nurture.store.db import Database
 MAX_LINES = 1_000_000
 
 
-def read_stream(lines: Iterable[str | bytes]) -> list[SimEvent]:
+def read_stream(
+    lines: Iterable[str | bytes], label: Callable[[int], str] = "line {}".format
+) -> list[SimEvent]:
     """Segment-format calls, one per line: identify (traits) and track (event, properties) drive the
-    simulation; other kinds are accepted and skipped. Errors name the line."""
+    simulation; other kinds are accepted and skipped. Errors name the line (`label` of its number)."""
     found: list[SimEvent] = []
     errors: list[FieldError] = []
     aliases: dict[str, str] = {}  # anonymous id → the user id an identify tied it to
     for number, line in enumerate(lines, start=1):
         if number > MAX_LINES:
-            raise Invalid.one(f"line {number}", f"at most {MAX_LINES:,} lines")
+            raise Invalid.one(label(number), f"at most {MAX_LINES:,} lines")
         if not line.strip():
             continue
-        where = f"line {number}"
+        where = label(number)
         try:
             message = parse_message(orjson.loads(line))
         except orjson.JSONDecodeError as exc:
@@ -78,12 +80,13 @@ def simulate_stream(
     lines: Iterable[str | bytes],
     horizon: timedelta = DEFAULT_HORIZON,
     settings: MessagingSettings | None = None,
+    label: Callable[[int], str] = "line {}".format,
 ) -> SimResult:
     """With `settings` (a workspace's messaging settings), sends obey its consent rules, cap and
     quiet hours."""
     definition = _definition(document)
     policy = message_policy(settings) if settings is not None else None
-    return simulate(definition, read_stream(lines), horizon=horizon, policy=policy)
+    return simulate(definition, read_stream(lines, label), horizon=horizon, policy=policy)
 
 
 def workspace_settings(db: Database, workspace_id: str) -> MessagingSettings:
