@@ -102,6 +102,7 @@ class JourneyWorker(PollingWorker):
         self.caller = caller
         self.on_sent = on_sent
         self.batch = batch
+        self._full = False  # the last batch claimed as many as it could
 
     def run_once(self) -> JourneyStats:
         """Everything due now, until idle (tests, `nurture worker --once`)."""
@@ -116,17 +117,16 @@ class JourneyWorker(PollingWorker):
     def step(self) -> JourneyStats:
         now = self.clock.now()
         stats = JourneyStats()
-        with self.db.read() as conn:
-            idle = not store.has_inbox(conn) and not store.has_due_runs(conn, now)
-            if idle and not store.has_due_timers(conn, now):
-                return stats
+        if not self._full:  # after a full batch there is more to do: no need to look first
+            with self.db.read() as conn:
+                idle = not store.has_inbox(conn) and not store.has_due_runs(conn, now)
+                if idle and not store.has_due_timers(conn, now):
+                    return stats
         stats.calls = self._calls(now)
         with self.db.write() as conn:
             stats.scheduled = schedules.fire_due(conn, self.journeys, now, self.batch)
             items = store.claim_inbox(conn, self.batch)
-            due = [
-                r for r in store.claim_due_runs(conn, now, self.batch) if r.state.status is RunStatus.WAITING
-            ]
+            due = store.claim_due_runs(conn, now, self.batch, RunStatus.WAITING)
             by_workspace: dict[str, tuple[list[InboxItem], list[RunRow]]] = defaultdict(lambda: ([], []))
             for item in items:
                 by_workspace[item.workspace_id][0].append(item)
@@ -139,6 +139,7 @@ class JourneyWorker(PollingWorker):
                 batch.flush()
             store.delete_inbox(conn, items)
         stats.happenings, stats.due = len(items), len(due)
+        self._full = self.batch in (len(items), len(due))
         if stats.sent and self.on_sent is not None:
             self.on_sent()
         return stats
@@ -147,9 +148,7 @@ class JourneyWorker(PollingWorker):
 
     def _calls(self, now: datetime) -> int:
         with self.db.write() as conn:
-            claimed = [
-                r for r in store.claim_due_runs(conn, now, self.batch) if r.state.status is RunStatus.CALLING
-            ]
+            claimed = store.claim_due_runs(conn, now, self.batch, RunStatus.CALLING)
             calls: list[tuple[RunRow, WebhookCall]] = []
             for run in claimed:
                 definition = self.journeys.definition(
