@@ -32,7 +32,6 @@ from typing import Any
 
 import orjson
 import psycopg
-from psycopg.types.json import Jsonb
 from sqlalchemy import create_engine
 
 from bench.servers import fresh_database
@@ -109,6 +108,23 @@ def memory_mb(pid: int) -> dict[str, float]:
             if key in ("VmRSS", "VmHWM"):
                 found[key] = round(int(value.split()[0]) / 1024, 1)
     return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def backend_pids(conn: psycopg.Connection[Any], database: str) -> list[int]:
+    """The server processes of the database's connections, but for the asking one."""
+    rows = conn.execute(
+        "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (database,)
+    ).fetchall()
+    return [int(row[0]) for row in rows]
 
 
 class Bed:
@@ -215,18 +231,27 @@ class Bed:
             workers(self.url, processes, workdir) as pids,
             psycopg.connect(self.url, autocommit=True) as conn,
         ):
+            database = self.url.rsplit("/", 1)[1]
+            before = {pid: cpu_seconds(pid) for pid in [*pids, *backend_pids(conn, database)]}
             self.resume()
             started = time.monotonic()
             while self.due_left(conn) > 0:
                 if time.monotonic() - started > timeout:
                     raise RuntimeError(f"{processes} workers: runs still due after {timeout:.0f} s")
-                time.sleep(0.05)
+                time.sleep(0.1)
             elapsed = time.monotonic() - started
             peak = {pid: memory_mb(pid) for pid in pids}
+            worker_cpu = sum(cpu_seconds(pid) - before[pid] for pid in pids)
+            backends = backend_pids(conn, database)
+            database_cpu = sum(cpu_seconds(pid) - before.get(pid, 0.0) for pid in backends)
         result = {
             "processes": processes,
             "seconds": round(elapsed, 2),
             "steps_per_s": round(due / elapsed, 1),
+            # CPU per step, and the rate both cores would give if they did nothing else
+            "worker_cpu_us_per_step": round(worker_cpu / due * 1e6, 1),
+            "database_cpu_us_per_step": round(database_cpu / due * 1e6, 1),
+            "cpu_bound_steps_per_s_on_2_cores": round(2 * due / (worker_cpu + database_cpu), 1),
             "rss_mb": max(m["VmRSS"] for m in peak.values()),
             "peak_rss_mb": max(m["VmHWM"] for m in peak.values()),
         }
@@ -256,23 +281,54 @@ def _written(conn: psycopg.Connection[Any]) -> tuple[dict[str, Any], dict[str, A
     return run, message, lines
 
 
+def _types(conn: psycopg.Connection[Any], table: str) -> dict[str, str]:
+    rows = conn.execute(
+        "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute"
+        " WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+        (table,),
+    ).fetchall()
+    return {str(name): str(kind) for name, kind in rows}
+
+
 def _ceiling_worker(
     url: str, model: tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]], done: list[int]
 ) -> None:
+    """Claim a batch, then write it back in three statements: the outbox rows (INSERT … SELECT from
+    one JSON document, ON CONFLICT DO NOTHING), the trace lines (COPY), the run states (UPDATE …
+    FROM one JSON document); commit; until nothing is due."""
     run, message, lines = model
-    context, sends, visits = (orjson.dumps(run[name]).decode() for name in ("context", "sends", "visits"))
-    message = {k: Jsonb(v) if isinstance(v, dict) else v for k, v in message.items()}
-    insert_message = (
-        f"INSERT INTO messages ({', '.join(message)}) VALUES "
-        f"({', '.join(['%s'] * len(message))}) ON CONFLICT DO NOTHING"
+    saved_columns = (
+        "status",
+        "node",
+        "wake_at",
+        "steps",
+        "context",
+        "sends",
+        "visits",
+        "ended_at",
+        "updated_at",
     )
     with psycopg.connect(url) as conn:
+        kinds = _types(conn, "messages")
+        record = ", ".join(f"{name} {kind}" for name, kind in kinds.items())
+        insert_messages = (
+            f"INSERT INTO messages ({', '.join(kinds)}) SELECT {', '.join(kinds)}"
+            f" FROM jsonb_to_recordset(%s::jsonb) AS v({record}) ON CONFLICT DO NOTHING"
+        )
+        run_kinds = _types(conn, "journey_runs")
+        update_runs = (
+            f"UPDATE journey_runs r SET {', '.join(f'{c} = v.{c}' for c in saved_columns)}"
+            f" FROM jsonb_to_recordset(%s::jsonb) AS v(workspace_id text, id text,"
+            f" {', '.join(f'{c} {run_kinds[c]}' for c in saved_columns)})"
+            " WHERE r.workspace_id = v.workspace_id AND r.id = v.id"
+        )
+        conn.commit()
         while True:
             now = datetime.now(UTC)
             claimed = conn.execute(
                 """SELECT r.workspace_id, r.id, r.contact_id, r.steps
                    FROM journey_runs r
-                   WHERE r.status IN ('waiting', 'calling') AND r.wake_at <= %s
+                   WHERE r.status = 'waiting' AND r.wake_at <= %s
                      AND EXISTS (SELECT 1 FROM journeys j WHERE j.workspace_id = r.workspace_id
                                  AND j.id = r.journey_id AND j.status = 'active')
                    ORDER BY r.wake_at LIMIT %s FOR UPDATE OF r SKIP LOCKED""",
@@ -281,57 +337,50 @@ def _ceiling_worker(
             if not claimed:
                 conn.rollback()
                 return
-            messages, steps, saved = [], [], []
-            for workspace_id, run_id, contact_id, seq in claimed:
-                row = {
-                    **message,
-                    "id": f"c{run_id}",
-                    "contact_id": contact_id,
-                    "source_key": f"{run_id}:mail:1",
-                }
-                messages.append(tuple(row.values()))
-                steps.extend(
-                    (
-                        workspace_id,
-                        run_id,
-                        seq + n + 1,
-                        now,
-                        line["node"],
-                        line["action"],
-                        line["reason"],
-                        orjson.dumps(line["data"]).decode(),
-                    )
-                    for n, line in enumerate(lines)
-                )
-                saved.append(
-                    (
-                        "completed",
-                        None,
-                        None,
-                        seq + len(lines),
-                        context,
-                        sends,
-                        visits,
-                        now,
-                        now,
-                        workspace_id,
-                        run_id,
-                    )
-                )
+            messages, saved = [], []
             with conn.cursor() as cursor:
-                cursor.executemany(insert_message, messages)
-                cursor.executemany(
-                    "INSERT INTO run_steps (workspace_id, run_id, seq, at, node, action, reason, data) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s::jsonb)",
-                    steps,
-                )
-                cursor.executemany(
-                    """UPDATE journey_runs SET status = %s, node = %s, wake_at = %s, steps = %s,
-                         context = %s::jsonb, sends = %s::jsonb, visits = %s::jsonb, ended_at = %s,
-                         updated_at = %s, lease_until = NULL, attempts = 0
-                       WHERE workspace_id = %s AND id = %s""",
-                    saved,
-                )
+                with cursor.copy(
+                    "COPY run_steps (workspace_id, run_id, seq, at, node, action, reason, data) FROM STDIN"
+                ) as copy:
+                    for workspace_id, run_id, contact_id, seq in claimed:
+                        messages.append(
+                            {
+                                **message,
+                                "id": f"c{run_id}",
+                                "contact_id": contact_id,
+                                "source_key": f"{run_id}:m",
+                            }
+                        )
+                        for n, line in enumerate(lines):
+                            copy.write_row(
+                                (
+                                    workspace_id,
+                                    run_id,
+                                    seq + n + 1,
+                                    now,
+                                    line["node"],
+                                    line["action"],
+                                    line["reason"],
+                                    orjson.dumps(line["data"]).decode(),
+                                )
+                            )
+                        saved.append(
+                            {
+                                "workspace_id": workspace_id,
+                                "id": run_id,
+                                "status": "completed",
+                                "node": None,
+                                "wake_at": None,
+                                "steps": seq + len(lines),
+                                "context": run["context"],
+                                "sends": run["sends"],
+                                "visits": run["visits"],
+                                "ended_at": now,
+                                "updated_at": now,
+                            }
+                        )
+                cursor.execute(insert_messages, (orjson.dumps(messages).decode(),))
+                cursor.execute(update_runs, (orjson.dumps(saved).decode(),))
             conn.commit()
             done.append(len(claimed))
 
@@ -343,15 +392,20 @@ def ceiling(bed: Bed, connections: int, due: int, model: Any) -> dict[str, Any]:
     threads = [
         threading.Thread(target=_ceiling_worker, args=(bed.url, model, done)) for _ in range(connections)
     ]
-    started = time.monotonic()
+    started, python_cpu = time.monotonic(), time.process_time()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    elapsed = time.monotonic() - started
+    elapsed, python_cpu = time.monotonic() - started, time.process_time() - python_cpu
     if sum(done) != due:
         raise RuntimeError(f"ceiling stepped {sum(done)} of {due} runs")
-    return {"connections": connections, "seconds": round(elapsed, 2), "steps_per_s": round(due / elapsed, 1)}
+    return {
+        "connections": connections,
+        "seconds": round(elapsed, 2),
+        "steps_per_s": round(due / elapsed, 1),
+        "python_cpu_us_per_step": round(python_cpu / due * 1e6, 1),
+    }
 
 
 def run_steps(db: str, options: Any, workdir: Path) -> dict[str, Any]:
