@@ -53,6 +53,7 @@ JOURNEY = {
     "edges": [{"from": "pause", "to": "mail"}],
 }
 CEILING_BATCH = 1_000
+LISTENING = {"journeys", "dispatch"}  # the loops that LISTEN for wake-ups
 RUN_COLUMNS = (
     "workspace_id, journey_id, version, correlation, status, node, lease_until, attempts, steps, "
     "context, sends, visits, entered_at, converted_at, ended_at, reason, updated_at"
@@ -82,7 +83,7 @@ def workers(url: str, count: int, workdir: Path, loops: str = "journeys") -> Ite
                     "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND query LIKE 'LISTEN%%'",
                     (database,),
                 ).fetchone()
-                if row is not None and row[0] >= count * len(loops.split(",")):
+                if row is not None and row[0] >= count * len(LISTENING & set(loops.split(","))):
                     break
                 if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
                     raise RuntimeError(f"workers did not start; see {workdir}/journey-steps-worker-*.log")

@@ -32,6 +32,7 @@ from bench import (
     ceiling,
     dispatch,
     imports,
+    journey_latency,
     journey_steps,
     journeys,
     load,
@@ -429,6 +430,8 @@ def main(argv: list[str] | None = None) -> int:
                     result = journey_steps.run_steps(db, options, workdir)
                 elif scenario == "journey_sleepers":
                     result = journey_steps.run_sleepers(db, options, workdir)
+                elif scenario == "journey_latency":
+                    result = journey_latency.run(db, options, workdir)
                 elif scenario == "dispatch":
                     result = dispatch.run(db, options.messages, workdir)
                 else:
@@ -444,6 +447,7 @@ def main(argv: list[str] | None = None) -> int:
             audiences.table([r for r in results if r["scenario"] == "audiences"]),
             journeys.table(results),
             journey_steps.table(results),
+            journey_latency.table(results),
             dispatch.table([r for r in results if r["scenario"] == "dispatch"]),
         )
         if part
