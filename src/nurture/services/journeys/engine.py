@@ -190,6 +190,11 @@ class JourneyWorker(PollingWorker):
         return len(calls)
 
 
+def _still_due(run: RunRow, now: datetime) -> bool:
+    state = run.state
+    return state.status is RunStatus.WAITING and state.wake_at is not None and state.wake_at <= now
+
+
 def _transient(answer: WebhookAnswered) -> bool:
     """No answer, 429 or 5xx: worth trying again; any other answer is the run's to branch on."""
     return answer.status is None or answer.status == 429 or answer.status >= 500
@@ -268,10 +273,11 @@ class _Batch:
                 continue  # erased meanwhile
             happening = Happening(HappeningKind(item.kind), item.name, event, item.data)
             self._happened(item.contact_id, happening, live[item.contact_id])
-        due_ids = {r.state.run_id for runs in live.values() for r in runs}
-        self.step_runs(
-            [r for r in due if r.state.run_id not in due_ids or r.state.status is RunStatus.WAITING], Due()
-        )
+        # a due run its contact's happenings stepped already is taken as it is now: still waiting
+        # and due (the happening did not concern it), or not (it moved on; its timer is past)
+        stepped = {r.state.run_id: r for runs in live.values() for r in runs}
+        current = [stepped.get(r.state.run_id, r) for r in due]
+        self.step_runs([r for r in current if _still_due(r, self.now)], Due())
 
     def _load(self, contacts: set[str]) -> None:
         refs = References()
