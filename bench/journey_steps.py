@@ -467,7 +467,7 @@ def run_sleepers(db: str, options: Any, workdir: Path) -> dict[str, Any]:
                     conn,
                     base + have,
                     wanted - have,
-                    "now() + (n % 2592000 + 3600) * interval '1 second'",
+                    "now() + (mod(n, 2592000) + 3600) * interval '1 second'",
                     contacts=False,
                 )
             made = time.monotonic() - started
