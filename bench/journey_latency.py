@@ -133,7 +133,7 @@ def run(db: str, options: Any, workdir: Path) -> dict[str, Any]:
             _identify(server, keys["write_key"], people)
             _settled(url)
             probes = [Probe(f"person-{n:06d}") for n in range(people)]
-            schedule = [
+            schedule: list[tuple[bytes, Probe | None]] = [
                 (_track(keys["write_key"], server.authority, p.user_id, "Signed Up", {"plan": "pro"}, n), p)
                 for n, p in enumerate(probes)
             ]

@@ -36,6 +36,7 @@ from sqlalchemy import create_engine
 
 from bench.servers import fresh_database
 from nurture.bootstrap import build
+from nurture.domain.journeys.runs import RunStatus
 from nurture.domain.templates.model import BodyFormat, Category, Content, TemplateKind
 from nurture.services.templates import TemplateInput
 from nurture.settings import Settings
@@ -197,6 +198,10 @@ class Bed:
             self.clone(conn, 1, count, "now() - interval '1 minute'", contacts=True)
         settle(self.url)
 
+    def pause(self) -> None:
+        with psycopg.connect(self.url) as conn:
+            conn.execute("UPDATE journeys SET status = 'paused' WHERE id = %s", (self.journey,))
+
     def resume(self) -> None:
         with psycopg.connect(self.url) as conn:
             conn.execute("UPDATE journeys SET status = 'active' WHERE id = %s", (self.journey,))
@@ -209,7 +214,8 @@ class Bed:
 
     def outcome(self, due: int) -> dict[str, Any]:
         with psycopg.connect(self.url) as conn:
-            runs = dict(conn.execute("SELECT status, count(*) FROM journey_runs GROUP BY status").fetchall())
+            counted = conn.execute("SELECT status, count(*) FROM journey_runs GROUP BY status").fetchall()
+            runs: dict[str, int] = {str(status): int(n) for status, n in counted}
             sent = conn.execute("SELECT count(*), count(DISTINCT contact_id) FROM messages").fetchone()
             lines = conn.execute(
                 "SELECT count(*) FROM run_steps WHERE run_id <> %s", (self.template,)
@@ -269,14 +275,17 @@ def settle(url: str) -> None:
 # ---- the ceiling: the same claim and the same rows, straight through psycopg ----
 
 
-def _written(conn: psycopg.Connection[Any]) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+def _written(url: str) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
     """A run the engine stepped: its row, its outbox row and its new trace lines, as the model."""
-    conn.row_factory = psycopg.rows.dict_row  # type: ignore[assignment]
-    run = conn.execute("SELECT * FROM journey_runs WHERE status = 'completed' LIMIT 1").fetchone()
-    assert run is not None
-    message = conn.execute("SELECT * FROM messages WHERE contact_id = %s", (run["contact_id"],)).fetchone()
-    lines = conn.execute("SELECT * FROM run_steps WHERE run_id = %s ORDER BY seq", (run["id"],)).fetchall()
-    conn.row_factory = psycopg.rows.tuple_row  # type: ignore[assignment]
+    with psycopg.connect(url, row_factory=psycopg.rows.dict_row) as conn:
+        run = conn.execute("SELECT * FROM journey_runs WHERE status = 'completed' LIMIT 1").fetchone()
+        assert run is not None
+        message = conn.execute(
+            "SELECT * FROM messages WHERE contact_id = %s", (run["contact_id"],)
+        ).fetchone()
+        lines = conn.execute(
+            "SELECT * FROM run_steps WHERE run_id = %s ORDER BY seq", (run["id"],)
+        ).fetchall()
     assert message is not None
     assert lines
     return run, message, lines
@@ -424,8 +433,7 @@ def run_steps(db: str, options: Any, workdir: Path) -> dict[str, Any]:
             print(f"  … {processes} worker process(es)", file=sys.stderr, flush=True)
             bed.reset_due(due)
             out["rounds"].append(bed.drain(processes, due, workdir, options.journey_timeout))
-        with psycopg.connect(url) as conn:
-            model = _written(conn)
+        model = _written(url)
         out["ceilings"] = [ceiling(bed, n, due, model) for n in (1, 2)]
     return out
 
@@ -441,7 +449,7 @@ def claim_latency(url: str, limit: int, repeat: int = 30) -> dict[str, float]:
         with engine.connect() as conn:
             for _ in range(repeat):
                 started = time.perf_counter()
-                claimed = store.claim_due_runs(conn, datetime.now(UTC), limit)
+                claimed = store.claim_due_runs(conn, datetime.now(UTC), limit, RunStatus.WAITING)
                 timings.append(time.perf_counter() - started)
                 conn.rollback()
                 if len(claimed) != limit:
@@ -473,7 +481,9 @@ def run_sleepers(db: str, options: Any, workdir: Path) -> dict[str, Any]:
             made = time.monotonic() - started
             have = wanted
             bed.reset_due(due)
+            bed.resume()  # claims skip paused journeys' runs; these are rolled back
             latency = claim_latency(url, 200)
+            bed.pause()
             print(f"  … {due:,} due among {wanted:,} sleepers", file=sys.stderr, flush=True)
             drained = bed.drain(1, due, workdir, options.journey_timeout)
             out["rounds"].append(
