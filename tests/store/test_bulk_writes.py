@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from nurture.bootstrap import Container
 from nurture.store.schema import journey_inbox
-from nurture.store.sql import insert_ignore_many, update_many
+from nurture.store.sql import insert_ignore_many, insert_ignore_returning, update_many
 
 AT = datetime(2026, 3, 29, 0, 30, 15, 123456, tzinfo=UTC)
 
@@ -103,3 +103,15 @@ def test_a_naive_time_is_refused_and_nothing_is_written(container: Container) ->
             [{"workspace_id": "w1", "id": "item-1", "created_at": naive}],
         )
     assert _stored(container)["item-1"]["created_at"] == AT
+
+
+def test_insert_ignore_returning_says_which_rows_were_written(container: Container) -> None:
+    with container.db.write() as conn:
+        assert insert_ignore_returning(conn, journey_inbox, [_row(1)], "id") == {"item-1"}
+    with container.db.write() as conn:
+        written = insert_ignore_returning(
+            conn, journey_inbox, [_row(1), _row(2), _row(2, kind="change")], "id"
+        )
+        assert insert_ignore_returning(conn, journey_inbox, [], "id") == set()
+    assert written == {"item-2"}
+    assert _stored(container)["item-2"]["kind"] == "enroll"

@@ -27,7 +27,14 @@ from nurture.store.schema import (
     segment_memberships,
     segments,
 )
-from nurture.store.sql import copy_rows, execute_many, in_chunks, insert_ignore, update_many
+from nurture.store.sql import (
+    copy_rows,
+    execute_many,
+    in_chunks,
+    insert_ignore,
+    insert_ignore_returning,
+    update_many,
+)
 
 LIVE = (RunStatus.ACTIVE.value, RunStatus.WAITING.value, RunStatus.CALLING.value)
 _TIMED = (RunStatus.WAITING.value, RunStatus.CALLING.value)  # claimed when `wake_at` passes
@@ -170,6 +177,13 @@ def insert_run(conn: Connection, workspace_id: str, run: RunRow, now: datetime) 
     correlation key (the partial unique index refuses it)."""
     row = _state_row(workspace_id, run) | {"updated_at": now}
     return execute_many(conn, insert_ignore(conn, r), [row]) == 1
+
+
+def insert_runs(conn: Connection, workspace_id: str, runs: Sequence[RunRow], now: datetime) -> set[str]:
+    """Insert new runs at once; returns the ids written. A run is left out when its contact already
+    has a live run of the journey with the same correlation key (the partial unique index)."""
+    rows = [_state_row(workspace_id, run) | {"updated_at": now} for run in runs]
+    return {str(found) for found in insert_ignore_returning(conn, r, rows, "id")}
 
 
 def _run(row: Any) -> RunRow:

@@ -176,15 +176,22 @@ def _json_time(value: Any) -> str:
 _records_statements: dict[tuple[Table, tuple[str, ...], tuple[str, ...]], _RecordsStatement] = {}
 
 
-def _by_records(
+def _records_statement(
     conn: Connection, table: Table, keys: tuple[str, ...], rows: Sequence[Mapping[str, Any]]
-) -> int:
+) -> _RecordsStatement:
     columns = tuple(rows[0])
     statement = _records_statements.get((table, columns, keys))
     if statement is None:
         statement = _records_statements[(table, columns, keys)] = _RecordsStatement(
             table, columns, keys, conn.dialect
         )
+    return statement
+
+
+def _by_records(
+    conn: Connection, table: Table, keys: tuple[str, ...], rows: Sequence[Mapping[str, Any]]
+) -> int:
+    statement = _records_statement(conn, table, keys, rows)
     result = conn.exec_driver_sql(statement.sql, statement.parameters(rows))
     return int(result.rowcount)
 
@@ -197,6 +204,21 @@ def insert_ignore_many(conn: Connection, table: Table, rows: Sequence[Mapping[st
     if conn.dialect.name != "postgresql":
         return execute_many(conn, insert_ignore(conn, table), rows)
     return _by_records(conn, table, (), rows)
+
+
+def insert_ignore_returning(
+    conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], column: str
+) -> set[Any]:
+    """Like `insert_ignore_many`, but says which rows were written: the `column` value of each."""
+    if not rows:
+        return set()
+    if conn.dialect.name != "postgresql":
+        one = insert_ignore(conn, table).returning(table.c[column])
+        return {value for row in rows for value in conn.execute(one, dict(row)).scalars()}
+    statement = _records_statement(conn, table, (), rows)
+    quoted = conn.dialect.identifier_preparer.quote(column)
+    result = conn.exec_driver_sql(f"{statement.sql} RETURNING {quoted}", statement.parameters(rows))
+    return {row[0] for row in result}
 
 
 def update_many(

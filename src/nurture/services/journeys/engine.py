@@ -12,7 +12,7 @@ Webhook calls happen outside any transaction (`_calls`), under a lease on the ru
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -243,6 +243,10 @@ class _Batch:
         self.saved: dict[str, RunRow] = {}
         self.entries: dict[str, dict[str, datetime]] = {}  # journey → contact → last entry
         self.enrolling: dict[str, Definition | None] = {}  # enrolments' journeys, by id or name
+        # contacts with one happening in this batch: their new runs are inserted together, then stepped
+        self.alone: set[str] = set()
+        self.live: dict[str, list[RunRow]] = defaultdict(list)  # the live runs of its contacts
+        self.entering: list[tuple[Definition, RunRow, TrackedEvent | None, list[RunRow]]] = []
 
     def flush(self) -> None:
         """Write what the batch decided: its messages, its runs' trace lines and states."""
@@ -258,7 +262,7 @@ class _Batch:
         events = event_store.tracked_by_ids(
             self.conn, self.workspace_id, [i.event_id for i in items if i.event_id]
         )
-        live: dict[str, list[RunRow]] = defaultdict(list)
+        live = self.live
         for run in store.live_runs(self.conn, self.workspace_id, sorted({i.contact_id for i in items})):
             live[run.state.contact_id].append(run)
         changed: dict[str, set[str]] = defaultdict(set)
@@ -267,12 +271,15 @@ class _Batch:
                 changed[item.contact_id].add(item.name)
         if changed:
             schedules.dates_changed(self.conn, self.workspace_id, self.active.definitions, changed, self.now)
+        happenings = Counter(i.contact_id for i in items)
+        self.alone = {contact_id for contact_id, n in happenings.items() if n == 1}
         for item in sorted(items, key=lambda i: (i.contact_id, i.created_at, i.id)):
             event = events.get(item.event_id) if item.event_id else None
             if item.kind == HappeningKind.EVENT.value and event is None:
                 continue  # erased meanwhile
             happening = Happening(HappeningKind(item.kind), item.name, event, item.data)
             self._happened(item.contact_id, happening, live[item.contact_id])
+        self._enter_together()
         # a due run its contact's happenings stepped already is taken as it is now: still waiting
         # and due (the happening did not concern it), or not (it moved on; its timer is past)
         stepped = {r.state.run_id: r for runs in live.values() for r in runs}
@@ -341,11 +348,29 @@ class _Batch:
             correlation=correlation_of(definition.journey, event),
         )
         run = RunRow(state, definition.journey_id, definition.version, 0, 0, None)
+        if contact_id in self.alone:  # nothing else happens to the contact in this batch
+            self.entering.append((definition, run, event, self.live[contact_id]))
+            return None
         if not store.insert_run(self.conn, self.workspace_id, run, self.now):
             return None  # a live run for this contact (and correlation key) exists
         self._last_entries(definition.journey_id)[contact_id] = self.now
         self.stats.started += 1
         return self._advance(definition, run, Start(event))
+
+    def _enter_together(self) -> None:
+        """Insert the runs of contacts that had one happening in the batch with one statement, then
+        take each written one's first step; a run the partial unique index refuses (a live run for
+        the contact and correlation key exists, maybe entered by another worker) is not stepped."""
+        if not self.entering:
+            return
+        written = store.insert_runs(self.conn, self.workspace_id, [e[1] for e in self.entering], self.now)
+        for definition, run, event, live in self.entering:
+            if run.state.run_id not in written:
+                continue
+            self._last_entries(definition.journey_id)[run.state.contact_id] = self.now
+            self.stats.started += 1
+            live.append(self._advance(definition, run, Start(event)))
+        self.entering = []
 
     def step_runs(self, runs: Sequence[RunRow], given: Input) -> None:
         for index, run in enumerate(list(runs)):
