@@ -27,13 +27,38 @@ from typing import Any
 import orjson
 import psycopg
 
-from bench import audiences, ceiling, dispatch, imports, journeys, load, servers, templates, workload
+from bench import (
+    audiences,
+    ceiling,
+    dispatch,
+    imports,
+    journey_latency,
+    journey_steps,
+    journeys,
+    load,
+    servers,
+    templates,
+    workload,
+)
 from bench import email as email_bench
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DATABASES = ("sqlite", "postgresql")
-SCENARIOS = ("batch", "single", "import", "templates", "email", "audiences", "dispatch", "journeys")
+SCENARIOS = (
+    "batch",
+    "single",
+    "import",
+    "templates",
+    "email",
+    "audiences",
+    "dispatch",
+    "journeys",
+    "journey_steps",
+    "journey_sleepers",
+    "journey_latency",
+)
 NO_DATABASE = ("templates", "email")
+NOT_HTTP = ("audiences", "dispatch", "journeys", "journey_steps", "journey_sleepers", "journey_latency")
 
 
 def _options(argv: list[str] | None) -> argparse.Namespace:
@@ -70,6 +95,28 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--journey-timeout", type=float, default=900.0, help="journeys: give up after (seconds)"
     )
+    parser.add_argument(
+        "--journey-due", type=int, help="journey_steps: runs due at once (default 100,000; quick 10,000)"
+    )
+    parser.add_argument(
+        "--journey-processes",
+        default="1,2,4",
+        help="journey_steps: worker processes per round (default 1,2,4)",
+    )
+    parser.add_argument(
+        "--journey-sleepers",
+        type=int,
+        help="journey_sleepers: runs asleep (default 1,000,000; quick 100,000)",
+    )
+    parser.add_argument(
+        "--journey-sleepers-due", type=int, default=10_000, help="journey_sleepers: runs due (default 10,000)"
+    )
+    parser.add_argument(
+        "--journey-rate", type=float, default=200.0, help="journey_latency: events/s (default 200)"
+    )
+    parser.add_argument(
+        "--journey-seconds", type=float, help="journey_latency: seconds of traffic (default 30; quick 10)"
+    )
     parser.add_argument("--messages", type=int, help="dispatch: recipients (default 100,000; quick 10,000)")
     parser.add_argument("--emails", type=int, help="email: messages per run (default 20,000; quick 4,000)")
     parser.add_argument("--smtp-connections", type=int, default=4, help="email: SMTP connections (default 4)")
@@ -84,6 +131,10 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     options.contacts = options.contacts or (20_000 if options.quick else 1_000_000)
     options.events = options.events or (200_000 if options.quick else 10_000_000)
     options.journey_contacts = options.journey_contacts or (5_000 if options.quick else 50_000)
+    options.journey_due = options.journey_due or (10_000 if options.quick else 100_000)
+    options.journey_processes = [int(n) for n in options.journey_processes.split(",") if n.strip()]
+    options.journey_sleepers = options.journey_sleepers or (100_000 if options.quick else 1_000_000)
+    options.journey_seconds = options.journey_seconds or (10.0 if options.quick else 30.0)
     if options.live_seconds is None:
         options.live_seconds = 10.0 if options.quick else 30.0
     options.dbs = [d.strip() for d in options.db.split(",") if d.strip()]
@@ -375,6 +426,12 @@ def main(argv: list[str] | None = None) -> int:
                     result = audiences.run(db, options, workdir, save)
                 elif scenario == "journeys":
                     result = journeys.run(db, options, workdir)
+                elif scenario == "journey_steps":
+                    result = journey_steps.run_steps(db, options, workdir)
+                elif scenario == "journey_sleepers":
+                    result = journey_steps.run_sleepers(db, options, workdir)
+                elif scenario == "journey_latency":
+                    result = journey_latency.run(db, options, workdir)
                 elif scenario == "dispatch":
                     result = dispatch.run(db, options.messages, workdir)
                 else:
@@ -386,9 +443,11 @@ def main(argv: list[str] | None = None) -> int:
     report = "\n\n".join(
         part
         for part in (
-            table([r for r in results if r["scenario"] not in ("audiences", "dispatch", "journeys")]),
+            table([r for r in results if r["scenario"] not in NOT_HTTP]),
             audiences.table([r for r in results if r["scenario"] == "audiences"]),
             journeys.table(results),
+            journey_steps.table(results),
+            journey_latency.table(results),
             dispatch.table([r for r in results if r["scenario"] == "dispatch"]),
         )
         if part

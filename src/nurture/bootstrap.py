@@ -166,7 +166,9 @@ def build(
     segments = SegmentService(db, clock)
     ingest = IngestService(db, clock)
     active_journeys = ACTIVE
-    journey_worker = JourneyWorker(db, clock, active_journeys, poll=settings.worker_poll_seconds)
+    journey_worker = JourneyWorker(
+        db, clock, active_journeys, poll=settings.worker_poll_seconds, batch=settings.journey_batch
+    )
     audience = AudienceWorker(
         db,
         clock,

@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(
         default=0.15, description="How often an idle worker looks for queued changes and due timers."
     )
+    journey_batch: int = Field(
+        default=500,
+        ge=1,
+        le=10_000,
+        description="Due runs (and inbox items) one journey worker claims and steps per transaction.",
+    )
     sms_url: str | None = Field(
         default=None,
         description="Default SMS provider for workspaces without their own: a Twilio-compatible API root "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -101,3 +102,39 @@ def test_serve_runs_the_worker_by_default(live_server: LiveServer) -> None:
     [member] = until(lambda: httpx.get(path, headers=headers).json()["data"])
     contact = httpx.get(f"{live_server.url}/api/v1/contacts/{member['contact_id']}", headers=headers).json()
     assert contact["user_id"] == "ann"
+
+
+def test_a_worker_runs_only_the_loops_asked_for(nurture: Cli, acme: dict[str, str], tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NURTURE_")}
+    env["NURTURE_DATABASE_URL"] = nurture.url
+    path = tmp_path / "worker.log"
+    with path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "nurture.cli.main", "worker", "--only", "journeys, dispatch"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        until(
+            lambda: (
+                "dispatch worker started" in path.read_text()
+                and "journeys worker started" in path.read_text()
+            )
+        )
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    said = path.read_text()
+    assert "journeys worker stopped" in said
+    assert "audience worker" not in said
+    assert "webhook worker" not in said
+
+
+def test_a_worker_refuses_a_loop_it_does_not_have(nurture: Cli, acme: dict[str, str]) -> None:
+    done = nurture("worker", "--only", "journeys,mailer")
+
+    assert done.code == 2
+    said = " ".join(re.sub("[│╭╮╰╯─]", " ", done.stderr).split())  # unwrap Rich's error box
+    assert "no loop named mailer; choose from audience, journeys, dispatch, webhook" in said
+    assert nurture("worker", "--once", "--only", "journeys").code == 2

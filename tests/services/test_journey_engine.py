@@ -752,3 +752,24 @@ def test_a_condition_names_segments_by_id_or_name_and_an_unknown_one_is_refused(
         container.journeys.apply(workspace.id, document)
     assert [e.field for e in caught.value.errors] == ["exit[0].condition.condition.segment_id"]
     assert container.journeys.get(workspace.id, applied.id).journey.version == 1
+
+
+def test_a_timeout_and_the_awaited_event_in_one_batch_take_one_path(
+    container: Container, workspace: NewWorkspace, cart_journey: str
+) -> None:
+    _cart(container, workspace.id, "u1", "c-17")
+    _settle(container)
+    container.clock.advance(timedelta(hours=1))
+    _settle(container)
+    [run] = _runs(container, workspace.id)
+    assert (run.status, run.node) == ("waiting", "bought")
+    # the order arrives after the wait timed out, before any worker looked: one batch sees both
+    container.clock.advance(timedelta(days=1, minutes=1))
+    _cart(container, workspace.id, "u1", "c-17", event="Order Completed")
+    _settle(container)
+
+    [run] = _runs(container, workspace.id)
+    assert (run.status, run.converted_at is not None) == ("exited", True)
+    trace = _trace(container, workspace.id, run.id)
+    assert not any("timeout" in line or line.startswith("opened:") for line in trace), trace
+    assert [m.node_id for m in _outbox(container, workspace.id)] == ["reminder"]

@@ -145,11 +145,23 @@ def _metrics_directory(processes: int) -> Iterator[None]:
 @app.command("worker")
 def worker_command(
     once: Annotated[bool, typer.Option("--once", help="Process what is due now, then exit.")] = False,
+    only: Annotated[
+        str | None,
+        typer.Option(
+            "--only",
+            help="Run only these loops, comma-separated: audience, journeys, dispatch, webhook "
+            "(default all), e.g. to scale journeys and dispatch separately.",
+        ),
+    ] = None,
 ) -> None:
     """Run the background workers (live segments and scores, journeys, message dispatch, webhook
     deliveries) until stopped; run as many as you like against one PostgreSQL."""
     settings = Settings()
     configure(settings.log_level, settings.log_json)
+    if only is not None and once:
+        raise typer.BadParameter(
+            "--once runs every loop until all are idle; leave out --only", param_hint="--only"
+        )
     with container_for_cli() as container:
         if once:
             stats, started, hooks, sent = WorkerStats(), 0, WebhookStats(), DispatchStats()
@@ -172,9 +184,20 @@ def worker_command(
                 f"webhooks: {hooks.delivered} delivered, {hooks.failed} to retry, {hooks.dead} dead"
             )
             return
-        first, *others = container.background()
+        loops = container.background()
+        if only is not None:
+            names = {name.strip() for name in only.split(",") if name.strip()}
+            unknown = sorted(names - {w.name for w in loops})
+            if unknown or not names:
+                known = ", ".join(w.name for w in loops)
+                raise typer.BadParameter(
+                    f"no loop named {', '.join(unknown) or '(none)'}; choose from {known}",
+                    param_hint="--only",
+                )
+            loops = [w for w in loops if w.name in names]
+        first, *others = loops
         for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: [w.request_stop() for w in container.background()])
+            signal.signal(sig, lambda *_: [w.request_stop() for w in loops])
         for worker in others:
             worker.start()
         first.run_forever()

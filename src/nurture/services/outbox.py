@@ -38,6 +38,7 @@ class NewMessage:
     context: Mapping[str, Any] = field(default_factory=dict)  # event, run: what the template renders
     due_at: datetime | None = None  # None: now
     to_address: str | None = None  # None: the contact's address at dispatch; set: this one (alerts)
+    send_id: str | None = None  # the id `send_id(workspace, source, source_key)` gives, when known already
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ def enqueue(conn: Connection, workspace_id: str, wanted: Sequence[NewMessage], n
     rows = [
         {
             "workspace_id": workspace_id,
-            "id": send_id(workspace_id, m.source, m.source_key),
+            "id": m.send_id or send_id(workspace_id, m.source, m.source_key),
             "contact_id": m.contact_id,
             "channel": m.channel,
             "category": m.category,

@@ -32,7 +32,7 @@ from nurture.store.schema import (
     segment_memberships,
     subscriptions,
 )
-from nurture.store.sql import in_chunks
+from nurture.store.sql import in_chunks, one_of
 
 TRACK = "track"
 
@@ -59,9 +59,11 @@ def load_views(
     loaded: the caller compares them with the new answers."""
     ids = sorted(set(contact_ids))
     found: dict[str, Any] = {}
+    query = select(contacts).where(
+        contacts.c.workspace_id == workspace_id, one_of(conn.dialect.name, contacts.c.id, "ids")
+    )
     for part in in_chunks(conn, ids):
-        query = select(contacts).where(contacts.c.workspace_id == workspace_id, contacts.c.id.in_(part))
-        found.update({row.id: row for row in conn.execute(query)})
+        found.update({row.id: row for row in conn.execute(query, {"ids": part})})
     present = sorted(found)
     if not present:
         return {}
@@ -91,8 +93,11 @@ def _load_part(
     m = segment_memberships
     rows = conn.execute(
         select(m.c.contact_id, m.c.segment_id).where(
-            m.c.workspace_id == workspace_id, m.c.contact_id.in_(ids), m.c.exited_at.is_(None)
-        )
+            m.c.workspace_id == workspace_id,
+            one_of(conn.dialect.name, m.c.contact_id, "ids"),
+            m.c.exited_at.is_(None),
+        ),
+        {"ids": list(ids)},
     )
     for contact_id, segment_id in rows:
         parts.segments[contact_id].add(segment_id)
@@ -112,11 +117,11 @@ def _load_part(
     if refs is None or refs.score_models:
         s = contact_scores
         query = select(s.c.contact_id, s.c.model_id, s.c.score).where(
-            s.c.workspace_id == workspace_id, s.c.contact_id.in_(ids)
+            s.c.workspace_id == workspace_id, one_of(conn.dialect.name, s.c.contact_id, "ids")
         )
         if refs is not None:
             query = query.where(s.c.model_id.in_(sorted(refs.score_models)))
-        for row in conn.execute(query):
+        for row in conn.execute(query, {"ids": list(ids)}):
             parts.scores[row.contact_id][row.model_id] = row.score
     if refs is None or refs.subscription_channels:
         _subscriptions(conn, workspace_id, ids, refs, parts)
@@ -130,11 +135,11 @@ def _pairs(
     """(contact id, value of `column`) of a per-contact table, limited to the values in `only`."""
     table = column.table
     query = select(table.c.contact_id, column).where(
-        table.c.workspace_id == workspace_id, table.c.contact_id.in_(ids)
+        table.c.workspace_id == workspace_id, one_of(conn.dialect.name, table.c.contact_id, "ids")
     )
     if only is not None:
         query = query.where(column.in_(sorted(only)))
-    return [(str(c), str(v)) for c, v in conn.execute(query)]
+    return [(str(c), str(v)) for c, v in conn.execute(query, {"ids": list(ids)})]
 
 
 def _events(
@@ -142,11 +147,13 @@ def _events(
 ) -> None:
     # conditions read tracked events only (a page view or a group call is not an "event" there)
     query = select(events.c.contact_id, events.c.name, events.c.properties, events.c.timestamp).where(
-        events.c.workspace_id == workspace_id, events.c.contact_id.in_(ids), events.c.type == TRACK
+        events.c.workspace_id == workspace_id,
+        one_of(conn.dialect.name, events.c.contact_id, "ids"),
+        events.c.type == TRACK,
     )
     if names is not None:
         query = query.where(events.c.name.in_(names))
-    for contact_id, name, properties, timestamp in conn.execute(query):
+    for contact_id, name, properties, timestamp in conn.execute(query, {"ids": list(ids)}):
         parts.events[contact_id].append(TrackedEvent(name, properties or {}, timestamp))
 
 
@@ -158,9 +165,12 @@ def _accounts(conn: Connection, workspace_id: str, ids: Sequence[str], parts: _P
             (accounts.c.workspace_id == account_members.c.workspace_id)
             & (accounts.c.id == account_members.c.account_id),
         )
-        .where(account_members.c.workspace_id == workspace_id, account_members.c.contact_id.in_(ids))
+        .where(
+            account_members.c.workspace_id == workspace_id,
+            one_of(conn.dialect.name, account_members.c.contact_id, "ids"),
+        )
     )
-    for row in conn.execute(query):
+    for row in conn.execute(query, {"ids": list(ids)}):
         parts.accounts[row.contact_id].append(
             Account(
                 id=row.id,
@@ -179,11 +189,11 @@ def _subscriptions(
 ) -> None:
     s = subscriptions
     query = select(s.c.contact_id, s.c.channel, s.c.topic, s.c.status).where(
-        s.c.workspace_id == workspace_id, s.c.contact_id.in_(ids)
+        s.c.workspace_id == workspace_id, one_of(conn.dialect.name, s.c.contact_id, "ids")
     )
     if refs is not None:
         query = query.where(s.c.channel.in_(sorted(refs.subscription_channels)))
-    for contact_id, channel, topic, status in conn.execute(query):
+    for contact_id, channel, topic, status in conn.execute(query, {"ids": list(ids)}):
         parts.subscriptions[contact_id][(channel, topic or None)] = SubscriptionStatus(status)
 
 
@@ -192,8 +202,14 @@ def _messages(conn: Connection, workspace_id: str, ids: Sequence[str], parts: _P
     kinds = [k.value for k in MessageEventKind]
     query = select(
         e.c.contact_id, e.c.kind, e.c.message_id, e.c.occurred_at, e.c.template_id, e.c.journey_id
-    ).where(e.c.workspace_id == workspace_id, e.c.contact_id.in_(ids), e.c.kind.in_(kinds))
-    for contact_id, kind, message_id, occurred_at, template_id, journey_id in conn.execute(query):
+    ).where(
+        e.c.workspace_id == workspace_id,
+        one_of(conn.dialect.name, e.c.contact_id, "ids"),
+        e.c.kind.in_(kinds),
+    )
+    for contact_id, kind, message_id, occurred_at, template_id, journey_id in conn.execute(
+        query, {"ids": list(ids)}
+    ):
         parts.messages[contact_id].append(
             MessageEvent(MessageEventKind(kind), message_id, occurred_at, template_id, journey_id)
         )

@@ -13,13 +13,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Update, and_, bindparam, func, or_, select, tuple_, update
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, tuple_, update
 
 from nurture.domain.contacts import Account
 from nurture.domain.messages.outbox import OutboxMessage, Source, Status
 from nurture.store.accounts import account_from_row
 from nurture.store.schema import account_members, accounts, messages, subscriptions
-from nurture.store.sql import PerDialect, execute_many, in_chunks, lock_keys, one_of
+from nurture.store.sql import PerDialect, in_chunks, lock_keys, one_of, update_many
 
 m = messages
 _ROW = (
@@ -90,26 +90,17 @@ def expired(conn: Connection, now: datetime, limit: int) -> list[tuple[str, str,
     return [(str(w), str(i), str(c)) for w, i, c in conn.execute(query)]
 
 
-_updates: dict[tuple[str, ...], Update] = {}
-
-
 def update_messages(conn: Connection, changes: Sequence[Mapping[str, Any]]) -> None:
-    """Write each change (`workspace_id`, `id` and the columns to set), grouped by the columns given."""
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    """Write each change (`workspace_id`, `id` and the columns to set), grouped by the columns given;
+    one statement per group on PostgreSQL. A message changed twice with the same columns takes the
+    later change, as two UPDATEs in a row would leave it."""
+    groups: dict[tuple[str, ...], dict[tuple[str, str], dict[str, Any]]] = defaultdict(dict)
     for change in changes:
         columns = tuple(sorted(k for k in change if k not in ("workspace_id", "id")))
-        groups[columns].append(
-            {"w_id": change["workspace_id"], "m_id": change["id"], **{c: change[c] for c in columns}}
-        )
-    for columns, rows in groups.items():
-        statement = _updates.get(columns)
-        if statement is None:
-            statement = _updates[columns] = (
-                update(m)
-                .where(m.c.workspace_id == bindparam("w_id"), m.c.id == bindparam("m_id"))
-                .values({c: bindparam(c) for c in columns})
-            )
-        execute_many(conn, statement, rows)
+        key = (change["workspace_id"], change["id"])
+        groups[columns][key] = {"workspace_id": key[0], "id": key[1], **{c: change[c] for c in columns}}
+    for rows in groups.values():
+        update_many(conn, m, ("workspace_id", "id"), list(rows.values()))
 
 
 def lock_contacts(conn: Connection, workspace_id: str, contact_ids: Iterable[str]) -> None:

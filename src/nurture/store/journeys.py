@@ -28,7 +28,14 @@ from nurture.store.schema import (
     segment_memberships,
     segments,
 )
-from nurture.store.sql import execute_many, in_chunks, insert_ignore
+from nurture.store.sql import (
+    copy_rows,
+    execute_many,
+    in_chunks,
+    insert_ignore,
+    insert_ignore_returning,
+    update_many,
+)
 
 LIVE = (RunStatus.ACTIVE.value, RunStatus.WAITING.value, RunStatus.CALLING.value)
 _TIMED = (RunStatus.WAITING.value, RunStatus.CALLING.value)  # claimed when `wake_at` passes
@@ -173,6 +180,13 @@ def insert_run(conn: Connection, workspace_id: str, run: RunRow, now: datetime) 
     return execute_many(conn, insert_ignore(conn, r), [row]) == 1
 
 
+def insert_runs(conn: Connection, workspace_id: str, runs: Sequence[RunRow], now: datetime) -> set[str]:
+    """Insert new runs at once; returns the ids written. A run is left out when its contact already
+    has a live run of the journey with the same correlation key (the partial unique index)."""
+    rows = [_state_row(workspace_id, run) | {"updated_at": now} for run in runs]
+    return {str(found) for found in insert_ignore_returning(conn, r, rows, "id")}
+
+
 def _run(row: Any) -> RunRow:
     state = RunState(
         run_id=row.id,
@@ -204,16 +218,21 @@ _journey_active = (
 )
 
 
-def claim_due_runs(conn: Connection, now: datetime, limit: int) -> list[RunRow]:
-    """Waiting runs whose timer came due and calling runs due for their call, earliest first."""
-    query = (
-        select(r)
-        .where(r.c.status.in_(_TIMED), r.c.wake_at <= now, _journey_active)
-        .order_by(r.c.wake_at)
-        .limit(limit)
-        .with_for_update(of=r, skip_locked=True)
-    )
-    return [_run(row) for row in conn.execute(query)]
+_claim_due = (
+    select(r)
+    .where(r.c.status == bindparam("status"), r.c.wake_at <= bindparam("now"), _journey_active)
+    .order_by(r.c.wake_at)
+    .limit(bindparam("limit"))
+    .with_for_update(of=r, skip_locked=True)
+)
+
+
+def claim_due_runs(conn: Connection, now: datetime, limit: int, status: RunStatus) -> list[RunRow]:
+    """Runs of one status (waiting: their timer came due; calling: due for their call) whose
+    `wake_at` passed, earliest first. One status at a time, so the (status, wake_at) index hands
+    them over in order and the claim reads `limit` rows however many are due or asleep."""
+    rows = conn.execute(_claim_due, {"status": status.value, "now": now, "limit": limit})
+    return [_run(row) for row in rows]
 
 
 def has_due_runs(conn: Connection, now: datetime) -> bool:
@@ -264,34 +283,32 @@ def last_entries(
     return found
 
 
-_save = (
-    update(r)
-    .where(r.c.workspace_id == bindparam("w_id"), r.c.id == bindparam("r_id"))
-    .values(
-        status=bindparam("status"),
-        node=bindparam("node"),
-        wake_at=bindparam("wake_at"),
-        lease_until=bindparam("lease_until"),
-        attempts=bindparam("attempts"),
-        steps=bindparam("steps"),
-        context=bindparam("context"),
-        sends=bindparam("sends"),
-        visits=bindparam("visits"),
-        converted_at=bindparam("converted_at"),
-        ended_at=bindparam("ended_at"),
-        reason=bindparam("reason"),
-        updated_at=bindparam("updated_at"),
-    )
+_SAVED = (
+    "status",
+    "node",
+    "wake_at",
+    "lease_until",
+    "attempts",
+    "steps",
+    "context",
+    "sends",
+    "visits",
+    "converted_at",
+    "ended_at",
+    "reason",
 )
 
 
 def save_runs(conn: Connection, workspace_id: str, runs: Sequence[RunRow], now: datetime) -> None:
-    rows = [
-        {**_state_row(workspace_id, run), "w_id": workspace_id, "r_id": run.state.run_id, "updated_at": now}
-        for run in runs
-    ]
-    if rows:
-        conn.execute(_save, rows)
+    """Write the runs' new states (one statement for the batch on PostgreSQL)."""
+    rows = []
+    for run in runs:
+        row = _state_row(workspace_id, run)
+        rows.append(
+            {"workspace_id": workspace_id, "id": run.state.run_id, "updated_at": now}
+            | {name: row[name] for name in _SAVED}
+        )
+    update_many(conn, r, ("workspace_id", "id"), rows)
 
 
 def runs_of_contact(
@@ -316,7 +333,9 @@ def run_counts(conn: Connection, workspace_id: str, journey_id: str) -> dict[str
 
 
 def insert_steps(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    execute_many(conn, run_steps.insert(), rows)
+    """Append trace lines (COPY on PostgreSQL: a run's lines are written by the one transaction that
+    holds the run, so (run, seq) never clashes)."""
+    copy_rows(conn, run_steps, rows)
 
 
 def steps_of(conn: Connection, workspace_id: str, run_ids: Sequence[str]) -> dict[str, list[Any]]:

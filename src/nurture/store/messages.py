@@ -11,14 +11,14 @@ from sqlalchemy import Connection, and_, or_, select
 from nurture.domain.messages.engagement import MessageRef
 from nurture.domain.messages.outbox import Message
 from nurture.store.schema import messages
-from nurture.store.sql import execute_many, in_chunks, insert_ignore
+from nurture.store.sql import in_chunks, insert_ignore_many
 
 _FIELDS = tuple(Message.__dataclass_fields__)
 
 
 def insert(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
     """Insert outbox rows; a send id already in the workspace is skipped. Returns rows written."""
-    return execute_many(conn, insert_ignore(conn, messages), rows)
+    return insert_ignore_many(conn, messages, rows)
 
 
 def ref(conn: Connection, workspace_id: str, message_id: str) -> MessageRef | None:

@@ -6,9 +6,11 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from functools import cache
 from typing import Any, Generic, TypeVar
 
+import orjson
 from sqlalchemy import JSON, ColumnElement, Connection, Dialect, Table, any_, bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -126,6 +128,120 @@ def copy_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]])
         for row in rows:
             copy.write_row([row[name] if convert is None else convert(row[name]) for name, convert in pairs])
     return len(rows)
+
+
+class _RecordsStatement:
+    """A statement that reads its rows from one JSON parameter, `jsonb_to_recordset` (PostgreSQL):
+    one statement, parsed and planned once, for a whole batch instead of one per row, and the rows
+    serialised by orjson in one call instead of one parameter at a time."""
+
+    def __init__(
+        self, table: Table, columns: tuple[str, ...], keys: tuple[str, ...], dialect: Dialect
+    ) -> None:
+        quote = dialect.identifier_preparer.quote
+        target = dialect.identifier_preparer.format_table(table)
+        types = ", ".join(
+            f"{quote(n)} {table.c[n].type.dialect_impl(dialect).compile(dialect=dialect)}" for n in columns
+        )
+        source = f"jsonb_to_recordset(CAST(%s AS JSONB)) AS v({types})"
+        if not keys:
+            names = ", ".join(quote(n) for n in columns)
+            # identifiers from the schema, quoted; values travel as the parameter
+            self.sql = f"INSERT INTO {target} ({names}) SELECT {names} FROM {source} ON CONFLICT DO NOTHING"  # noqa: S608
+        else:
+            sets = ", ".join(f"{quote(n)} = v.{quote(n)}" for n in columns if n not in keys)
+            match = " AND ".join(f"{target}.{quote(n)} = v.{quote(n)}" for n in keys)
+            self.sql = f"UPDATE {target} SET {sets} FROM {source} WHERE {match}"  # noqa: S608
+
+    @staticmethod
+    def parameters(rows: Sequence[Mapping[str, Any]]) -> tuple[str]:
+        try:
+            document = orjson.dumps(list(rows), default=_json_time, option=orjson.OPT_PASSTHROUGH_DATETIME)
+        except orjson.JSONEncodeError as err:
+            if isinstance(err.__cause__, ValueError):
+                raise err.__cause__ from None
+            raise
+        return (document.decode(),)
+
+
+def _json_time(value: Any) -> str:
+    """A time for a timestamptz column, refused when naive (as `UTCDateTime` refuses it)."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use timezone-aware UTC")
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not a column value")
+
+
+_records_statements: dict[tuple[Table, tuple[str, ...], tuple[str, ...]], _RecordsStatement] = {}
+
+
+def _records_statement(
+    conn: Connection, table: Table, keys: tuple[str, ...], rows: Sequence[Mapping[str, Any]]
+) -> _RecordsStatement:
+    columns = tuple(rows[0])
+    statement = _records_statements.get((table, columns, keys))
+    if statement is None:
+        statement = _records_statements[(table, columns, keys)] = _RecordsStatement(
+            table, columns, keys, conn.dialect
+        )
+    return statement
+
+
+def _by_records(
+    conn: Connection, table: Table, keys: tuple[str, ...], rows: Sequence[Mapping[str, Any]]
+) -> int:
+    statement = _records_statement(conn, table, keys, rows)
+    result = conn.exec_driver_sql(statement.sql, statement.parameters(rows))
+    return int(result.rowcount)
+
+
+def insert_ignore_many(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
+    """INSERT … ON CONFLICT DO NOTHING of `rows` (all with the same keys); returns the rows written.
+    On PostgreSQL one statement for all of them (`jsonb_to_recordset` of the rows as one JSON document)."""
+    if not rows:
+        return 0
+    if conn.dialect.name != "postgresql":
+        return execute_many(conn, insert_ignore(conn, table), rows)
+    return _by_records(conn, table, (), rows)
+
+
+def insert_ignore_returning(
+    conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], column: str
+) -> set[Any]:
+    """Like `insert_ignore_many`, but says which rows were written: the `column` value of each."""
+    if not rows:
+        return set()
+    if conn.dialect.name != "postgresql":
+        one = insert_ignore(conn, table).returning(table.c[column])
+        return {value for row in rows for value in conn.execute(one, dict(row)).scalars()}
+    statement = _records_statement(conn, table, (), rows)
+    quoted = conn.dialect.identifier_preparer.quote(column)
+    result = conn.exec_driver_sql(f"{statement.sql} RETURNING {quoted}", statement.parameters(rows))
+    return {row[0] for row in result}
+
+
+def update_many(
+    conn: Connection, table: Table, keys: tuple[str, ...], rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Set each row's other columns on the table row its `keys` columns name (unique among `rows`).
+    On PostgreSQL one statement for all of them; elsewhere one UPDATE per row (executemany)."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        _by_records(conn, table, keys, rows)
+        return
+    statement = _update_by_keys(table, keys, tuple(c for c in rows[0] if c not in keys))
+    execute_many(conn, statement, [{f"_{k}" if k in keys else k: v for k, v in row.items()} for row in rows])
+
+
+@cache
+def _update_by_keys(table: Table, keys: tuple[str, ...], columns: tuple[str, ...]) -> UpdateBase:
+    return (
+        table.update()
+        .where(*(table.c[name] == bindparam(f"_{name}") for name in keys))
+        .values({name: bindparam(name) for name in columns})
+    )
 
 
 def insert(conn: Connection, table: Table) -> Any:

@@ -167,6 +167,7 @@ class Effects:
                 journey_id=self.journey_id,
                 node_id=command.node,
                 context=context,
+                send_id=command.send_id,  # the step derived it from the same source key
             )
         )
 

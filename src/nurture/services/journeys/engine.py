@@ -12,7 +12,7 @@ Webhook calls happen outside any transaction (`_calls`), under a lease on the ru
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -102,6 +102,7 @@ class JourneyWorker(PollingWorker):
         self.caller = caller
         self.on_sent = on_sent
         self.batch = batch
+        self._full = False  # the last batch claimed as many as it could
 
     def run_once(self) -> JourneyStats:
         """Everything due now, until idle (tests, `nurture worker --once`)."""
@@ -116,17 +117,16 @@ class JourneyWorker(PollingWorker):
     def step(self) -> JourneyStats:
         now = self.clock.now()
         stats = JourneyStats()
-        with self.db.read() as conn:
-            idle = not store.has_inbox(conn) and not store.has_due_runs(conn, now)
-            if idle and not store.has_due_timers(conn, now):
-                return stats
+        if not self._full:  # after a full batch there is more to do: no need to look first
+            with self.db.read() as conn:
+                idle = not store.has_inbox(conn) and not store.has_due_runs(conn, now)
+                if idle and not store.has_due_timers(conn, now):
+                    return stats
         stats.calls = self._calls(now)
         with self.db.write() as conn:
             stats.scheduled = schedules.fire_due(conn, self.journeys, now, self.batch)
             items = store.claim_inbox(conn, self.batch)
-            due = [
-                r for r in store.claim_due_runs(conn, now, self.batch) if r.state.status is RunStatus.WAITING
-            ]
+            due = store.claim_due_runs(conn, now, self.batch, RunStatus.WAITING)
             by_workspace: dict[str, tuple[list[InboxItem], list[RunRow]]] = defaultdict(lambda: ([], []))
             for item in items:
                 by_workspace[item.workspace_id][0].append(item)
@@ -139,6 +139,7 @@ class JourneyWorker(PollingWorker):
                 batch.flush()
             store.delete_inbox(conn, items)
         stats.happenings, stats.due = len(items), len(due)
+        self._full = self.batch in (len(items), len(due))
         if stats.sent and self.on_sent is not None:
             self.on_sent()
         return stats
@@ -147,9 +148,7 @@ class JourneyWorker(PollingWorker):
 
     def _calls(self, now: datetime) -> int:
         with self.db.write() as conn:
-            claimed = [
-                r for r in store.claim_due_runs(conn, now, self.batch) if r.state.status is RunStatus.CALLING
-            ]
+            claimed = store.claim_due_runs(conn, now, self.batch, RunStatus.CALLING)
             calls: list[tuple[RunRow, WebhookCall]] = []
             for run in claimed:
                 definition = self.journeys.definition(
@@ -189,6 +188,11 @@ class JourneyWorker(PollingWorker):
                     batch.step_runs([current], answer)
                 batch.flush()
         return len(calls)
+
+
+def _still_due(run: RunRow, now: datetime) -> bool:
+    state = run.state
+    return state.status is RunStatus.WAITING and state.wake_at is not None and state.wake_at <= now
 
 
 def _transient(answer: WebhookAnswered) -> bool:
@@ -239,6 +243,10 @@ class _Batch:
         self.saved: dict[str, RunRow] = {}
         self.entries: dict[str, dict[str, datetime]] = {}  # journey → contact → last entry
         self.enrolling: dict[str, Definition | None] = {}  # enrolments' journeys, by id or name
+        # contacts with one happening in this batch: their new runs are inserted together, then stepped
+        self.alone: set[str] = set()
+        self.live: dict[str, list[RunRow]] = defaultdict(list)  # the live runs of its contacts
+        self.entering: list[tuple[Definition, RunRow, TrackedEvent | None, list[RunRow]]] = []
 
     def flush(self) -> None:
         """Write what the batch decided: its messages, its runs' trace lines and states."""
@@ -254,7 +262,7 @@ class _Batch:
         events = event_store.tracked_by_ids(
             self.conn, self.workspace_id, [i.event_id for i in items if i.event_id]
         )
-        live: dict[str, list[RunRow]] = defaultdict(list)
+        live = self.live
         for run in store.live_runs(self.conn, self.workspace_id, sorted({i.contact_id for i in items})):
             live[run.state.contact_id].append(run)
         changed: dict[str, set[str]] = defaultdict(set)
@@ -263,16 +271,20 @@ class _Batch:
                 changed[item.contact_id].add(item.name)
         if changed:
             schedules.fields_changed(self.conn, self.workspace_id, self.active.definitions, changed, self.now)
+        happenings = Counter(i.contact_id for i in items)
+        self.alone = {contact_id for contact_id, n in happenings.items() if n == 1}
         for item in sorted(items, key=lambda i: (i.contact_id, i.created_at, i.id)):
             event = events.get(item.event_id) if item.event_id else None
             if item.kind == HappeningKind.EVENT.value and event is None:
                 continue  # erased meanwhile
             happening = Happening(HappeningKind(item.kind), item.name, event, item.data)
             self._happened(item.contact_id, happening, live[item.contact_id])
-        due_ids = {r.state.run_id for runs in live.values() for r in runs}
-        self.step_runs(
-            [r for r in due if r.state.run_id not in due_ids or r.state.status is RunStatus.WAITING], Due()
-        )
+        self._enter_together()
+        # a due run its contact's happenings stepped already is taken as it is now: still waiting
+        # and due (the happening did not concern it), or not (it moved on; its timer is past)
+        stepped = {r.state.run_id: r for runs in live.values() for r in runs}
+        current = [stepped.get(r.state.run_id, r) for r in due]
+        self.step_runs([r for r in current if _still_due(r, self.now)], Due())
 
     def _load(self, contacts: set[str]) -> None:
         refs = References()
@@ -336,11 +348,29 @@ class _Batch:
             correlation=correlation_of(definition.journey, event),
         )
         run = RunRow(state, definition.journey_id, definition.version, 0, 0, None)
+        if contact_id in self.alone:  # nothing else happens to the contact in this batch
+            self.entering.append((definition, run, event, self.live[contact_id]))
+            return None
         if not store.insert_run(self.conn, self.workspace_id, run, self.now):
             return None  # a live run for this contact (and correlation key) exists
         self._last_entries(definition.journey_id)[contact_id] = self.now
         self.stats.started += 1
         return self._advance(definition, run, Start(event))
+
+    def _enter_together(self) -> None:
+        """Insert the runs of contacts that had one happening in the batch with one statement, then
+        take each written one's first step; a run the partial unique index refuses (a live run for
+        the contact and correlation key exists, maybe entered by another worker) is not stepped."""
+        if not self.entering:
+            return
+        written = store.insert_runs(self.conn, self.workspace_id, [e[1] for e in self.entering], self.now)
+        for definition, run, event, live in self.entering:
+            if run.state.run_id not in written:
+                continue
+            self._last_entries(definition.journey_id)[run.state.contact_id] = self.now
+            self.stats.started += 1
+            live.append(self._advance(definition, run, Start(event)))
+        self.entering = []
 
     def step_runs(self, runs: Sequence[RunRow], given: Input) -> None:
         for index, run in enumerate(list(runs)):
