@@ -6,7 +6,9 @@ from __future__ import annotations
 import threading
 
 from nurture.bootstrap import Container
-from nurture.store.wakeups import Listener, notify
+from nurture.services.workspaces import NewWorkspace
+from nurture.store.wakeups import AUDIENCE_CHANNEL, Listener, notify
+from tests.conftest import ingest
 
 
 def test_a_committed_notify_wakes_the_listener_and_a_rolled_back_one_does_not(
@@ -46,5 +48,27 @@ def test_a_committed_notify_wakes_the_listener_and_a_rolled_back_one_does_not(
             notify(conn, "nurture_test")
         assert woken.wait(10.0)
         assert set(channels) == {"nurture_test"}
+    finally:
+        listener.stop()
+
+
+def test_queued_contact_changes_wake_audience_workers_in_other_processes(
+    container: Container, is_postgres: bool, workspace: NewWorkspace
+) -> None:
+    heard = threading.Event()
+    if not is_postgres:
+        assert container.audience._listener is None  # SQLite: one process, the in-process signal
+        return
+    assert container.audience._listener is not None
+    signed_up = {"type": "event", "name": "Signed Up"}  # a segment reads the event: ingest queues it
+    container.segments.create(workspace.id, {"name": "Signed up", "condition": signed_up})
+    listener = Listener(container.db.url, [AUDIENCE_CHANNEL], lambda _channel: heard.set())
+    listener.start()
+    try:
+        for n in range(100):  # until the listener's LISTEN is in place
+            ingest(container, workspace.id, {"type": "track", "userId": f"u{n}", "event": "Signed Up"})
+            if heard.wait(0.2):
+                break
+        assert heard.is_set(), "an ingest that queued changes never woke the audience channel"
     finally:
         listener.stop()

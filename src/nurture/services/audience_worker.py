@@ -34,6 +34,7 @@ from nurture.store import scoring as scoring_store
 from nurture.store import segments as store
 from nurture.store.contact_views import load_views, merged_into
 from nurture.store.db import Database
+from nurture.store.wakeups import AUDIENCE_CHANNEL
 
 BATCH = 500
 POLL_SECONDS = 0.15
@@ -67,6 +68,7 @@ class WorkerStats:
 
 class AudienceWorker(PollingWorker):
     name = "audience"
+    channel = AUDIENCE_CHANNEL
 
     def __init__(
         self,
@@ -79,7 +81,7 @@ class AudienceWorker(PollingWorker):
         journeys: ActiveJourneys | None = None,
         on_journeys: Callable[[], None] | None = None,
     ) -> None:
-        super().__init__(poll)
+        super().__init__(poll, db.url)
         self.journeys = journeys
         self.on_journeys = on_journeys
         self.db = db

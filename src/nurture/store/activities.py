@@ -12,6 +12,7 @@ from nurture.domain.activities import Activity, ActivityKind, ChangeKind
 from nurture.store.ids import new_id
 from nurture.store.schema import activities, pending_changes
 from nurture.store.sql import execute_many
+from nurture.store.wakeups import AUDIENCE_CHANNEL, notify
 
 
 def record(
@@ -91,6 +92,7 @@ def enqueue_change(
             created_at=now,
         )
     )
+    notify(conn, AUDIENCE_CHANNEL)
 
 
 def activity_row(
@@ -147,6 +149,8 @@ _insert_change = pending_changes.insert()
 def enqueue_changes(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Queue many changes (rows from `change_row`) with one statement, in the caller's transaction."""
     execute_many(conn, _insert_change, rows)
+    if rows:
+        notify(conn, AUDIENCE_CHANNEL)  # audience workers in other processes look at once
 
 
 def newest_id(conn: Connection, workspace_id: str) -> str | None:

@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 log = structlog.get_logger("nurture.wakeups")
 
 _NOTIFY = text("SELECT pg_notify(:channel, '')")
+AUDIENCE_CHANNEL = "nurture_audience"  # queued contact changes: wakes audience workers
 
 
 def notify(conn: Connection, channel: str) -> None:
