@@ -149,6 +149,15 @@ def ingest(container: Container, workspace_id: str, *messages: dict[str, Any]) -
     return container.ingest.ingest(workspace_id, parse_batch({"batch": list(messages)}))
 
 
+def settle(container: Container) -> None:
+    """What the embedded workers would do now: audience changes, then journeys, until both are idle."""
+    while True:
+        done = container.audience.run_once()
+        runs = container.journey_worker.run_once()
+        if done.idle and runs.idle:
+            return
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -13,6 +13,7 @@ from nurture.bootstrap import Container
 from nurture.services.workspaces import NewWorkspace
 from tests.api.admin import Admin
 from tests.api.test_segments import problem, send
+from tests.conftest import settle
 
 API = "/api/v1/journeys"
 TAGGER: dict[str, Any] = {
@@ -44,13 +45,6 @@ TAGGER: dict[str, Any] = {
 @pytest.fixture
 def admin(client: TestClient, workspace: NewWorkspace) -> Admin:
     return Admin(client, workspace, API)
-
-
-def _settle(container: Container) -> None:
-    while True:
-        done, runs = container.audience.run_once(), container.journey_worker.run_once()
-        if done.idle and runs.idle:
-            return
 
 
 def test_apply_read_and_list(admin: Admin) -> None:
@@ -109,7 +103,7 @@ def test_a_contacts_journeys_explain_every_decision(
         {"type": "identify", "userId": "u1", "traits": {"email": "u1@example.com"}},
         {"type": "track", "userId": "u1", "event": "Order Completed", "properties": {"total": 80}},
     )
-    _settle(container)
+    settle(container)
     contact_id = admin.call("GET", "/api/v1/contacts", params={"user_id": "u1"}).json()["data"][0]["id"]
     [run] = admin.call("GET", f"/api/v1/contacts/{contact_id}/journeys").json()
     assert (run["journey"], run["status"]) == ("Tag VIPs", "completed")
@@ -139,7 +133,7 @@ def test_pause_archive_and_enrol(
     admin.call("POST", f"{API}/{journey_id}/status", json={"status": "active"})
     queued = admin.call("POST", f"{API}/{journey_id}/enrollments", json={"contact_ids": [contact_id]})
     assert (queued.status_code, queued.json()) == (202, {"queued": 1})
-    _settle(container)
+    settle(container)
     [run] = admin.call("GET", f"/api/v1/contacts/{contact_id}/journeys").json()
     assert run["status"] == "completed"
     assert problem(admin.call("POST", f"{API}/{journey_id}/enrollments", json={"contact_ids": []}), 400) == [
@@ -158,7 +152,7 @@ def test_analytics_count_runs_per_journey_and_node(
             {"type": "identify", "userId": user, "traits": {"email": f"{user}@example.com"}},
             {"type": "track", "userId": user, "event": "Order Completed", "properties": {"total": total}},
         )
-    _settle(container)
+    settle(container)
     figures = admin.call("GET", f"{API}/{journey_id}/analytics").json()
     assert (figures["entered"], figures["runs"], figures["converted"]) == (3, {"completed": 3}, 0)
     nodes = {n["node"]: n for n in figures["nodes"]}

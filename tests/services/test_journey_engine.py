@@ -19,7 +19,7 @@ from nurture.services.templates import TemplateInput
 from nurture.services.workspaces import NewWorkspace
 from nurture.store.schema import contacts, journey_runs, journey_schedules, messages, run_steps
 from nurture.store.templates import find_template
-from tests.conftest import ingest
+from tests.conftest import ingest, settle
 from tests.http_peer import RecordingServer
 from tests.services.messaging import sender
 
@@ -39,15 +39,6 @@ def _template(container: Container, workspace_id: str, name: str) -> str:
 def _example(name: str) -> dict[str, Any]:
     loaded: dict[str, Any] = yaml.safe_load((EXAMPLES / f"{name}.yaml").read_text())
     return loaded
-
-
-def _settle(container: Container) -> None:
-    """What the embedded workers would do now: audience changes, then journeys, until both are idle."""
-    while True:
-        done = container.audience.run_once()
-        runs = container.journey_worker.run_once()
-        if done.idle and runs.idle:
-            return
 
 
 def _runs(container: Container, workspace_id: str) -> list[Any]:
@@ -102,12 +93,12 @@ def test_an_abandoned_cart_is_reminded_after_an_hour(
     container: Container, workspace: NewWorkspace, cart_journey: str
 ) -> None:
     _cart(container, workspace.id, "u1", "c-17")
-    _settle(container)
+    settle(container)
     [run] = _runs(container, workspace.id)
     assert (run.status, run.node, run.correlation) == ("waiting", "wait-1h", "c-17")
     assert _outbox(container, workspace.id) == []
     container.clock.advance(timedelta(hours=1))
-    _settle(container)
+    settle(container)
     [message] = _outbox(container, workspace.id)
     assert (message.journey_id, message.node_id, message.category, message.topic) == (
         cart_journey,
@@ -124,17 +115,17 @@ def test_the_order_for_the_cart_ends_the_run_at_once_and_counts_as_a_conversion(
     container: Container, workspace: NewWorkspace, cart_journey: str
 ) -> None:
     _cart(container, workspace.id, "u1", "c-17")
-    _settle(container)
+    settle(container)
     container.clock.advance(timedelta(minutes=20))
     _cart(container, workspace.id, "u1", "c-17", event="Order Completed")
-    _settle(container)
+    settle(container)
     [run] = _runs(container, workspace.id)
     assert run.status == "exited"
     assert run.converted_at is not None
     trace = _trace(container, workspace.id, run.id)
     assert any("converted: Order Completed at" in line for line in trace), trace
     container.clock.advance(timedelta(hours=2))
-    _settle(container)
+    settle(container)
     assert _outbox(container, workspace.id) == []  # the reminder never goes out
 
 
@@ -142,15 +133,15 @@ def test_one_run_per_cart_and_one_live_run_per_cart(
     container: Container, workspace: NewWorkspace, cart_journey: str
 ) -> None:
     _cart(container, workspace.id, "u1", "c-1")
-    _settle(container)
+    settle(container)
     _cart(container, workspace.id, "u1", "c-2")
-    _settle(container)
+    settle(container)
     _cart(container, workspace.id, "u1", "c-1")  # the same cart again: its run is still live
-    _settle(container)
+    settle(container)
     runs = _runs(container, workspace.id)
     assert sorted(r.correlation for r in runs) == ["c-1", "c-2"]
     container.clock.advance(timedelta(hours=1))
-    _settle(container)
+    settle(container)
     assert len(_outbox(container, workspace.id)) == 2
 
 
@@ -158,14 +149,14 @@ def test_a_missing_template_fails_the_run_with_its_reason_and_others_go_on(
     container: Container, workspace: NewWorkspace, cart_journey: str
 ) -> None:
     _cart(container, workspace.id, "u1", "c-1")
-    _settle(container)
+    settle(container)
     # the template disappears after the journey was published
     with container.db.read() as conn:
         found = find_template(conn, workspace.id, "Abandoned cart reminder")
     assert found is not None
     container.templates.delete(workspace.id, found[0])
     container.clock.advance(timedelta(hours=1))
-    _settle(container)
+    settle(container)
     [run] = _runs(container, workspace.id)
     assert run.status == "failed"
     assert run.reason == "template 'Abandoned cart reminder' not found"
@@ -176,22 +167,22 @@ def test_paused_journeys_hold_their_timers_until_resumed(
     container: Container, workspace: NewWorkspace, cart_journey: str
 ) -> None:
     _cart(container, workspace.id, "u1", "c-1")
-    _settle(container)
+    settle(container)
     container.journeys.set_status(workspace.id, cart_journey, "paused")
     container.clock.advance(timedelta(hours=3))
-    _settle(container)
+    settle(container)
     assert _outbox(container, workspace.id) == []
     _cart(container, workspace.id, "u2", "c-9")  # no new entries while paused
-    _settle(container)
+    settle(container)
     assert len(_runs(container, workspace.id)) == 1
     container.journeys.set_status(workspace.id, cart_journey, "active")
-    _settle(container)
+    settle(container)
     assert len(_outbox(container, workspace.id)) == 1
 
 
 def test_archiving_ends_live_runs(container: Container, workspace: NewWorkspace, cart_journey: str) -> None:
     _cart(container, workspace.id, "u1", "c-1")
-    _settle(container)
+    settle(container)
     container.journeys.set_status(workspace.id, cart_journey, "archived")
     [run] = _runs(container, workspace.id)
     assert (run.status, run.reason) == ("exited", "the journey was archived")
@@ -234,9 +225,9 @@ def test_manual_enrolment_follows_the_entry_rules(container: Container, workspac
     )
     contact_id = container.contacts.list(workspace.id, user_id="u1").items[0].id
     container.journeys.enroll(workspace.id, journey.id, [contact_id])
-    _settle(container)
+    settle(container)
     container.journeys.enroll(workspace.id, "Hello", [contact_id])  # re-entry: once
-    _settle(container)
+    settle(container)
     [run] = _runs(container, workspace.id)
     assert run.status == "completed"
     assert len(_outbox(container, workspace.id)) == 1
@@ -311,19 +302,19 @@ def test_a_birthday_journey_fires_at_nine_in_the_contacts_zone_every_year(
             "traits": {"email": "bob@example.com", "birthday": "1985-03-04", "timezone": "Europe/Berlin"},
         },
     )
-    _settle(container)
+    settle(container)
     assert _outbox(container, workspace.id) == []
     clock.set(datetime(2026, 3, 4, 7, 59, tzinfo=UTC))
-    _settle(container)
+    settle(container)
     assert _outbox(container, workspace.id) == []
     clock.set(datetime(2026, 3, 4, 8, 0, tzinfo=UTC))  # 09:00 in Berlin
-    _settle(container)
+    settle(container)
     assert len(_outbox(container, workspace.id)) == 1
     clock.set(datetime(2026, 3, 5, 9, 0, tzinfo=UTC))  # 09:00 UTC for ann
-    _settle(container)
+    settle(container)
     assert len(_outbox(container, workspace.id)) == 2
     clock.set(datetime(2027, 3, 5, 9, 0, tzinfo=UTC))  # and again a year later
-    _settle(container)
+    settle(container)
     assert len(_outbox(container, workspace.id)) == 4
 
 
@@ -336,7 +327,7 @@ def test_a_schedule_enrols_the_segments_members_at_each_cron_time(
     segment = container.segments.create(
         workspace.id, {"name": "Signed up", "condition": {"type": "event", "name": "Signed Up"}}
     )
-    _settle(container)
+    settle(container)
     document = {
         "name": "Digest",
         "trigger": {
@@ -351,13 +342,13 @@ def test_a_schedule_enrols_the_segments_members_at_each_cron_time(
     journey = container.journeys.apply(workspace.id, document).journey
     assert container.journeys.get(workspace.id, journey.id).document["trigger"]["segment_id"] == segment.id
     clock.set(datetime(2026, 3, 9, 7, 59, tzinfo=UTC))  # START is Monday 2 March; Monday 9 March 08:59 Berlin
-    _settle(container)
+    settle(container)
     assert _outbox(container, workspace.id) == []
     clock.set(datetime(2026, 3, 9, 8, 0, tzinfo=UTC))
-    _settle(container)
+    settle(container)
     assert len(_outbox(container, workspace.id)) == 2
     clock.set(datetime(2026, 3, 16, 8, 0, tzinfo=UTC))
-    _settle(container)
+    settle(container)
     assert len(_outbox(container, workspace.id)) == 4
 
 
@@ -386,7 +377,7 @@ def test_a_schedule_in_the_contacts_zone_reaches_each_contact_at_that_time_where
     for user, zone in people.items():
         traits = {"email": f"{user}@example.com", **({"timezone": zone} if zone else {})}
         ingest(container, workspace.id, {"type": "identify", "userId": user, "traits": traits})
-    _settle(container)
+    settle(container)
     document = {
         "name": "Monday tips",
         "trigger": {"type": "schedule", "cron": "0 9 * * mon", "zone": "contact"},
@@ -398,10 +389,10 @@ def test_a_schedule_in_the_contacts_zone_reaches_each_contact_at_that_time_where
     # New York (EDT since 8 March, the workspace's zone: cid has none) at 13:00
     for hour, expected in ((0, ["ann@example.com"]), (8, ["bob@example.com"]), (13, ["cid@example.com"])):
         clock.set(datetime(2026, 3, 9, hour, 0, tzinfo=UTC) - timedelta(minutes=1))
-        _settle(container)
+        settle(container)
         before = _sent_to(container, workspace.id)
         clock.set(datetime(2026, 3, 9, hour, 0, tzinfo=UTC))
-        _settle(container)
+        settle(container)
         assert _sent_to(container, workspace.id)[len(before) :] == expected
     # a new contact in Sydney brings its zone; ann moves to Berlin (Tokyo has nobody left)
     ingest(
@@ -414,19 +405,19 @@ def test_a_schedule_in_the_contacts_zone_reaches_each_contact_at_that_time_where
         },
         {"type": "identify", "userId": "ann", "traits": {"timezone": "Europe/Berlin"}},
     )
-    _settle(container)
+    settle(container)
     sent = len(_sent_to(container, workspace.id))
     clock.set(datetime(2026, 3, 15, 22, 0, tzinfo=UTC))  # Monday 16 March 09:00 in Sydney (AEDT, UTC+11)
-    _settle(container)
+    settle(container)
     assert _sent_to(container, workspace.id)[sent:] == ["dee@example.com"]
     clock.set(datetime(2026, 3, 16, 0, 0, tzinfo=UTC))  # 09:00 in Tokyo: nobody lives there now
-    _settle(container)
+    settle(container)
     assert _sent_to(container, workspace.id)[sent:] == ["dee@example.com"]
     clock.set(datetime(2026, 3, 16, 8, 0, tzinfo=UTC))
-    _settle(container)
+    settle(container)
     assert _sent_to(container, workspace.id)[sent + 1 :] == ["ann@example.com", "bob@example.com"]
     clock.set(datetime(2026, 3, 16, 13, 0, tzinfo=UTC))
-    _settle(container)
+    settle(container)
     assert _sent_to(container, workspace.id)[sent + 3 :] == ["cid@example.com"]
     with container.db.read() as conn:
         zones = set(conn.execute(select(journey_schedules.c.zone)).scalars())
@@ -441,7 +432,7 @@ def test_a_schedule_in_the_workspace_zone_follows_the_messaging_settings(
     ingest(
         container, workspace.id, {"type": "identify", "userId": "ann", "traits": {"email": "ann@example.com"}}
     )
-    _settle(container)
+    settle(container)
     document = {
         "name": "Digest",
         "trigger": {"type": "schedule", "cron": "30 9 * * *", "zone": "workspace"},
@@ -450,10 +441,10 @@ def test_a_schedule_in_the_workspace_zone_follows_the_messaging_settings(
     }
     container.journeys.apply(workspace.id, document)
     clock.set(datetime(2026, 3, 3, 3, 59, tzinfo=UTC))
-    _settle(container)
+    settle(container)
     assert _sent_to(container, workspace.id) == []
     clock.set(datetime(2026, 3, 3, 4, 0, tzinfo=UTC))  # 09:30 in Kolkata
-    _settle(container)
+    settle(container)
     assert _sent_to(container, workspace.id) == ["ann@example.com"]
 
 
@@ -475,7 +466,7 @@ def test_publishing_keeps_runs_on_their_version_unless_a_migration_moves_them(
 ) -> None:
     for user, cart in (("u1", "c-1"), ("u2", "c-2")):
         _cart(container, workspace.id, user, cart)
-    _settle(container)
+    settle(container)
     document = _example("abandoned-cart")
     document["nodes"][0] = {"id": "wait-2h", "type": "delay", "duration": "2h"}
     document["edges"][0]["from"] = "wait-2h"
@@ -489,7 +480,7 @@ def test_publishing_keeps_runs_on_their_version_unless_a_migration_moves_them(
     assert applied.journey.version == 2
     assert {(r.version, r.node) for r in _runs(container, workspace.id)} == {(2, "wait-2h")}
     container.clock.advance(timedelta(hours=1))
-    _settle(container)
+    settle(container)
     assert len(_outbox(container, workspace.id)) == 2  # they keep their timers: due after the old 1h
 
 
@@ -497,14 +488,14 @@ def test_without_a_migration_runs_finish_on_the_version_they_started(
     container: Container, workspace: NewWorkspace, cart_journey: str
 ) -> None:
     _cart(container, workspace.id, "u1", "c-1")
-    _settle(container)
+    settle(container)
     document = _example("abandoned-cart")
     document["nodes"][1]["template"] = "Abandoned cart incentive"  # v2 sends another template first
     container.journeys.apply(workspace.id, document)
     _cart(container, workspace.id, "u2", "c-2")
-    _settle(container)
+    settle(container)
     container.clock.advance(timedelta(hours=1))
-    _settle(container)
+    settle(container)
     with container.db.read() as conn:
         sent = {
             row.contact_id: row.template_id
@@ -548,7 +539,7 @@ def test_a_webhook_node_calls_out_and_a_later_branch_reads_the_answer(
         workspace.id,
         {"type": "track", "userId": "ann", "event": "Signed Up", "properties": {"user": "ann"}},
     )
-    _settle(container)
+    settle(container)
     [request] = receiver.received
     assert request.json() == {"user": "ann"}
     assert request.headers["idempotency-key"].endswith(":crm:1")
@@ -582,7 +573,7 @@ def test_a_notify_node_alerts_slack_and_the_named_addresses(
     ingest(container, workspace.id, ann)
     contact_id = container.contacts.list(workspace.id, user_id="ann").items[0].id
     container.journeys.enroll(workspace.id, journey.id, [contact_id])
-    _settle(container)
+    settle(container)
     container.dispatcher.run_once()
     container.webhook_worker.run_once()
     [slack] = receiver.received
@@ -608,7 +599,7 @@ def test_a_webhook_send_posts_one_signed_delivery_to_the_endpoint(
     container.journeys.apply(workspace.id, document)
     order = {"type": "track", "userId": "ann", "event": "Order Completed", "properties": {"order_id": "o1"}}
     ingest(container, workspace.id, order)
-    _settle(container)
+    settle(container)
     container.webhook_worker.run_once()
     [posted] = receiver.received
     body = posted.json()
@@ -627,9 +618,9 @@ def test_the_explanation_says_what_became_of_each_message(
     _cart(container, workspace.id, "u1", "c-1")
     contact_id = container.contacts.list(workspace.id, user_id="u1").items[0].id
     container.subscriptions.set(workspace.id, contact_id, "email", "newsletter", "unsubscribed")
-    _settle(container)
+    settle(container)
     container.clock.advance(timedelta(hours=1))
-    _settle(container)
+    settle(container)
     container.dispatcher.run_once()
     [run] = container.journeys.explain(workspace.id, contact_id)
     [send] = [line for line in run.trace if line.action == "send"]
@@ -656,7 +647,7 @@ def test_a_score_crossing_its_threshold_starts_the_journey_once(
     container.journeys.apply(workspace.id, document)
     for _ in range(3):  # 30, 60 (crosses 50), 90 (still above: no new entry)
         ingest(container, workspace.id, {"type": "track", "userId": "ann", "event": "Demo Requested"})
-        _settle(container)
+        settle(container)
     runs = _runs(container, workspace.id)
     assert [r.status for r in runs] == ["completed"]
 
@@ -671,7 +662,7 @@ def test_two_carts_in_one_request_start_two_runs(
         {"type": "track", "userId": "u1", "event": "Cart Updated", "properties": {"cart_id": "c-1"}},
         {"type": "track", "userId": "u1", "event": "Cart Updated", "properties": {"cart_id": "c-2"}},
     )
-    _settle(container)
+    settle(container)
     assert sorted(r.correlation for r in _runs(container, workspace.id)) == ["c-1", "c-2"]
 
 
@@ -691,10 +682,10 @@ def test_runs_follow_a_merge_and_a_second_live_run_of_the_survivor_ends(
     container.journeys.apply(workspace.id, document)
     ingest(container, workspace.id, {"type": "track", "userId": "ann", "event": "Viewed"})
     ingest(container, workspace.id, {"type": "track", "anonymousId": "device-1", "event": "Viewed"})
-    _settle(container)
+    settle(container)
     assert len(_runs(container, workspace.id)) == 2
     ingest(container, workspace.id, {"type": "identify", "userId": "ann", "anonymousId": "device-1"})
-    _settle(container)
+    settle(container)
     ann = container.contacts.list(workspace.id, user_id="ann").items[0].id
     runs = _runs(container, workspace.id)
     assert {r.contact_id for r in runs} == {ann}
@@ -716,13 +707,13 @@ def test_a_webhook_that_is_down_is_retried_with_backoff_then_the_run_fails(
     ingest(container, workspace.id, {"type": "identify", "userId": "ann", "traits": {}})
     ann = container.contacts.list(workspace.id, user_id="ann").items[0].id
     container.journeys.enroll(workspace.id, journey.id, [ann])
-    _settle(container)
+    settle(container)
     assert len(receiver.received) == 1
-    _settle(container)
+    settle(container)
     assert len(receiver.received) == 1  # not again before the backoff
     for wait in (30, 120, 480, 1920):
         clock.advance(timedelta(seconds=wait))
-        _settle(container)
+        settle(container)
     assert len(receiver.received) == 5
     [run] = _runs(container, workspace.id)
     assert run.status == "failed"
@@ -758,15 +749,15 @@ def test_a_timeout_and_the_awaited_event_in_one_batch_take_one_path(
     container: Container, workspace: NewWorkspace, cart_journey: str
 ) -> None:
     _cart(container, workspace.id, "u1", "c-17")
-    _settle(container)
+    settle(container)
     container.clock.advance(timedelta(hours=1))
-    _settle(container)
+    settle(container)
     [run] = _runs(container, workspace.id)
     assert (run.status, run.node) == ("waiting", "bought")
     # the order arrives after the wait timed out, before any worker looked: one batch sees both
     container.clock.advance(timedelta(days=1, minutes=1))
     _cart(container, workspace.id, "u1", "c-17", event="Order Completed")
-    _settle(container)
+    settle(container)
 
     [run] = _runs(container, workspace.id)
     assert (run.status, run.converted_at is not None) == ("exited", True)

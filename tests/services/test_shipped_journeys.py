@@ -20,7 +20,7 @@ from nurture.services.clock import ManualClock
 from nurture.services.contacts import ContactInput
 from nurture.services.examples import journey_documents, load_examples
 from nurture.store.schema import contacts, journey_runs, messages, segment_timers, templates
-from tests.conftest import ingest
+from tests.conftest import ingest, settle
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)  # the clock fixture's start, a Monday
 H, D = timedelta(hours=1), timedelta(days=1)
@@ -37,18 +37,10 @@ def example(container: Container) -> str:
     return seeded.id
 
 
-def _settle(container: Container) -> None:
-    while True:
-        done = container.audience.run_once()
-        runs = container.journey_worker.run_once()
-        if done.idle and runs.idle:
-            return
-
-
 def _run_until(container: Container, clock: ManualClock, end: datetime) -> None:
     """Advance the clock from timer to timer (each run's and each segment timer's due time, in
     order) up to `end`, letting the workers do what falls due at each moment."""
-    _settle(container)
+    settle(container)
     while True:
         with container.db.read() as conn:
             runs = conn.execute(
@@ -60,10 +52,10 @@ def _run_until(container: Container, clock: ManualClock, end: datetime) -> None:
             due = [t for t in (runs.scalar(), segments.scalar()) if t is not None and t <= end]
         if not due:
             clock.set(end)
-            _settle(container)
+            settle(container)
             return
         clock.set(min(due))
-        _settle(container)
+        settle(container)
 
 
 def _at(
@@ -72,7 +64,7 @@ def _at(
     """Everything due before `when` happens, then these calls arrive at `when` and are acted on."""
     _run_until(container, clock, when)
     ingest(container, workspace_id, *calls)
-    _settle(container)
+    settle(container)
 
 
 def _sent(
@@ -415,4 +407,4 @@ def _open(container: Container, workspace_id: str, email: str) -> None:
         ref = MessageRef(row.id, row.contact_id, row.channel, row.template_id, row.journey_id, row.node_id)
         opened = MessageEventInput(ref, MessageEventKind.OPENED, container.clock.now(), {"machine": False})
         message_events.record(conn, workspace_id, [opened], container.clock.now())
-    _settle(container)
+    settle(container)
