@@ -30,7 +30,15 @@ from nurture.store.schema import (
     segment_memberships,
     subscriptions,
 )
-from nurture.store.sql import PerDialect, contains_pattern, execute_many, in_chunks, insert_ignore, one_of
+from nurture.store.sql import (
+    PerDialect,
+    contains_pattern,
+    copy_rows,
+    execute_many,
+    in_chunks,
+    insert_ignore,
+    one_of,
+)
 
 # What ingest, import and the profile API write, in bulk. `lifecycle_stage` and `owner_id` are
 # deliberately absent: they change only through their own statements (services.lifecycle,
@@ -175,26 +183,46 @@ def attach_identities(contact: Contact, pairs: Iterable[tuple[str, str]]) -> Non
             contact.anonymous_ids.append(value)
 
 
-_insert_contact = contacts.insert()
-
-
 def insert_contacts(conn: Connection, workspace_id: str, new: Sequence[Contact]) -> None:
-    execute_many(conn, _insert_contact, [contact_row(workspace_id, c) for c in new])
+    """New contacts (fresh ids, so nothing to conflict with): by COPY on PostgreSQL."""
+    copy_rows(conn, contacts, [contact_row(workspace_id, c) for c in new])
 
 
+# `last_seen_at` is not among them: it only ever moves forward, by `advance_last_seen`, so a
+# transaction holding an older copy of the contact can never move it back.
+_PROFILE_COLUMNS = tuple(name for name in CONTACT_COLUMNS if name != "last_seen_at")
 _update_contact = (
     update(contacts)
     .where(contacts.c.workspace_id == bindparam("w_id"), contacts.c.id == bindparam("c_id"))
-    .values({name: bindparam(name) for name in CONTACT_COLUMNS})
+    .values({name: bindparam(name) for name in _PROFILE_COLUMNS})
 )
 
 
 def update_contacts(conn: Connection, workspace_id: str, changed: Sequence[Contact]) -> None:
+    """Write the profile columns of `changed` (in id order: concurrent writers lock rows in one order)."""
     rows = [
-        {"w_id": workspace_id, "c_id": c.id, **{name: getattr(c, name) for name in CONTACT_COLUMNS}}
-        for c in changed
+        {"w_id": workspace_id, "c_id": c.id, **{name: getattr(c, name) for name in _PROFILE_COLUMNS}}
+        for c in sorted(changed, key=lambda c: c.id)
     ]
     execute_many(conn, _update_contact, rows)
+
+
+_advance_last_seen = (
+    update(contacts)
+    .where(
+        contacts.c.workspace_id == bindparam("w_id"),
+        contacts.c.id == bindparam("c_id"),
+        or_(contacts.c.last_seen_at.is_(None), contacts.c.last_seen_at < bindparam("at")),
+    )
+    .values(last_seen_at=bindparam("at"))
+)
+
+
+def advance_last_seen(conn: Connection, workspace_id: str, seen: Mapping[str, datetime]) -> None:
+    """Move each contact's `last_seen_at` to the given time where that is later (only that column, in
+    id order)."""
+    rows = [{"w_id": workspace_id, "c_id": c, "at": seen[c]} for c in sorted(seen)]
+    execute_many(conn, _advance_last_seen, rows)
 
 
 def insert_identities(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
