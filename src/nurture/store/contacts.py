@@ -7,7 +7,23 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, String, and_, bindparam, case, cast, delete, func, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Row,
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    delete,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    union_all,
+    update,
+)
 
 from nurture.domain.contacts import Contact, IdentityKind
 from nurture.domain.subscriptions import merge_winner
@@ -242,23 +258,105 @@ def delete_identity(
     )
 
 
+# Every table holding rows of a contact that a merge moves to the survivor (or, for journey timers and
+# condition points, drops); `move_contact_rows` touches only those the source has rows in.
+_MOVED = (contact_identities, events, activities, messages, message_events, consent_records)
+MERGED_TABLES = (
+    *_MOVED,
+    account_members,
+    list_members,
+    contact_tags,
+    subscriptions,
+    *scoring.CONTACT_TABLES,
+    *journeys.CONTACT_TABLES,
+)
+_STAGE_OR_OWNER = "contacts.lifecycle_stage|owner_id"
+_MERGED_INTO = "contact_merges.into_id"
+
+
+def _holding_query() -> Any:
+    """Which of `MERGED_TABLES` hold rows of the source (and whether it has a stage or owner, or ids
+    merged into it): one EXISTS per table on its (workspace_id, contact_id) index, in one statement."""
+    source: Any = bindparam("source_id")
+    workspace: Any = bindparam("workspace_id")
+
+    def named(name: str, where: Any) -> Any:
+        return select(literal_column(f"'{name}'").label("name")).where(where)  # our own names
+
+    parts = [
+        named(table.name, exists().where(table.c.workspace_id == workspace, table.c.contact_id == source))
+        for table in MERGED_TABLES
+    ]
+    parts.append(
+        named(
+            _STAGE_OR_OWNER,
+            exists().where(
+                contacts.c.workspace_id == workspace,
+                contacts.c.id == source,
+                or_(contacts.c.lifecycle_stage.is_not(None), contacts.c.owner_id.is_not(None)),
+            ),
+        )
+    )
+    parts.append(
+        named(
+            _MERGED_INTO,
+            exists().where(contact_merges.c.workspace_id == workspace, contact_merges.c.into_id == source),
+        )
+    )
+    return union_all(*parts)
+
+
+_holding = _holding_query()
+
+
 def move_contact_rows(
     conn: Connection, workspace_id: str, source_id: str, target_id: str, now: datetime
 ) -> None:
     """Point everything of `source_id` at `target_id` and delete the source (profile fields are the
     caller's job, except the stage and owner, which the target takes from the source only when it has
-    none). Every per-contact table must be listed here.
+    none). Every per-contact table must be in `MERGED_TABLES`; one query finds the few the source has
+    rows in, and only those are touched.
 
     Segment stays, timers and queued changes of the source are the audience worker's: it follows
     `contact_merges`, ends the source's stays (history keeps them under the source id) and evaluates
     the survivor."""
-    _fill_stage_and_owner(conn, workspace_id, source_id, target_id)
-    for table in (contact_identities, events, activities, messages, message_events, consent_records):
+    held = set(conn.execute(_holding, {"workspace_id": workspace_id, "source_id": source_id}).scalars())
+    if _STAGE_OR_OWNER in held:
+        _fill_stage_and_owner(conn, workspace_id, source_id, target_id)
+    for table in _MOVED:
+        if table.name in held:
+            conn.execute(
+                update(table)
+                .where(table.c.workspace_id == workspace_id, table.c.contact_id == source_id)
+                .values(contact_id=target_id)
+            )
+    if account_members.name in held:
+        _move_account_memberships(conn, workspace_id, source_id, target_id)
+    if list_members.name in held:
+        _union(conn, workspace_id, list_members, source_id, target_id)
+    if contact_tags.name in held:
+        _union(conn, workspace_id, contact_tags, source_id, target_id)
+    if subscriptions.name in held:
+        _merge_subscriptions(conn, workspace_id, source_id, target_id)
+    if held.intersection(t.name for t in scoring.CONTACT_TABLES):
+        scoring.move_scores(conn, workspace_id, source_id, target_id, now)
+    if held.intersection(t.name for t in journeys.CONTACT_TABLES):
+        journeys.move_contact(conn, workspace_id, source_id, target_id, now)
+    if _MERGED_INTO in held:
         conn.execute(
-            update(table)
-            .where(table.c.workspace_id == workspace_id, table.c.contact_id == source_id)
-            .values(contact_id=target_id)
+            update(contact_merges)
+            .where(contact_merges.c.workspace_id == workspace_id, contact_merges.c.into_id == source_id)
+            .values(into_id=target_id)
         )
+    conn.execute(
+        contact_merges.insert().values(
+            workspace_id=workspace_id, merged_id=source_id, into_id=target_id, merged_at=now
+        )
+    )
+    conn.execute(delete(contacts).where(contacts.c.workspace_id == workspace_id, contacts.c.id == source_id))
+
+
+def _move_account_memberships(conn: Connection, workspace_id: str, source_id: str, target_id: str) -> None:
     memberships = conn.execute(
         select(account_members.c.account_id, account_members.c.created_at).where(
             account_members.c.workspace_id == workspace_id, account_members.c.contact_id == source_id
@@ -277,22 +375,6 @@ def move_contact_rows(
                 account_members.c.workspace_id == workspace_id, account_members.c.contact_id == source_id
             )
         )
-    _union(conn, workspace_id, list_members, source_id, target_id)
-    _union(conn, workspace_id, contact_tags, source_id, target_id)
-    _merge_subscriptions(conn, workspace_id, source_id, target_id)
-    scoring.move_scores(conn, workspace_id, source_id, target_id, now)
-    journeys.move_contact(conn, workspace_id, source_id, target_id, now)
-    conn.execute(
-        update(contact_merges)
-        .where(contact_merges.c.workspace_id == workspace_id, contact_merges.c.into_id == source_id)
-        .values(into_id=target_id)
-    )
-    conn.execute(
-        contact_merges.insert().values(
-            workspace_id=workspace_id, merged_id=source_id, into_id=target_id, merged_at=now
-        )
-    )
-    conn.execute(delete(contacts).where(contacts.c.workspace_id == workspace_id, contacts.c.id == source_id))
 
 
 def _fill_stage_and_owner(conn: Connection, workspace_id: str, source_id: str, target_id: str) -> None:
