@@ -67,12 +67,14 @@ class IdentityGraph:
                 found_ids.add(owner)
         missing = found_ids - self._contacts.keys()
         if missing:
-            self._contacts.update(store.load_contacts(self.conn, self.workspace_id, missing, identities))
+            self._contacts.update(
+                store.load_contacts(self.conn, self.workspace_id, missing, identities, lock=True)
+            )
 
     def load(self, contact_ids: Iterable[str]) -> dict[str, Contact]:
         missing = [c for c in contact_ids if c not in self._contacts]
         if missing:
-            self._contacts.update(store.load_contacts(self.conn, self.workspace_id, missing))
+            self._contacts.update(store.load_contacts(self.conn, self.workspace_id, missing, lock=True))
         return {c: self._contacts[c] for c in contact_ids if c in self._contacts}
 
     def lookup(self, kind: IdentityKind, value: str) -> Contact | None:

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Row,
+    Select,
     String,
     and_,
     bindparam,
@@ -152,11 +153,17 @@ _identities_of = PerDialect(
         .order_by(contact_identities.c.created_at, contact_identities.c.value)
     )
 )
-_contacts_by_id = PerDialect(
-    lambda dialect: select(contacts).where(
+
+
+def _by_id(dialect: str) -> Select[Any]:
+    return select(contacts).where(
         contacts.c.workspace_id == bindparam("workspace_id"), one_of(dialect, contacts.c.id, "ids")
     )
-)
+
+
+_contacts_by_id = PerDialect(_by_id)
+# the same, locking the rows in id order (PostgreSQL; SQLite's writer holds the database anyway)
+_lock_contacts_by_id = PerDialect(lambda dialect: _by_id(dialect).order_by(contacts.c.id).with_for_update())
 
 
 def identities_of(
@@ -176,13 +183,18 @@ def load_contacts(
     workspace_id: str,
     contact_ids: Iterable[str],
     identities: Mapping[str, list[tuple[str, str]]] | None = None,
+    *,
+    lock: bool = False,
 ) -> dict[str, Contact]:
     """Contacts by id, with their user id and anonymous ids filled in (from `identities` when the
-    caller has them already, as `find_owners` gives them)."""
+    caller has them already, as `find_owners` gives them). With `lock`, their rows are locked until
+    commit, in id order: every transaction that writes several contacts takes them in that one order,
+    so two of them can never each hold a contact the other waits for."""
     ids = sorted(set(contact_ids))
     found: dict[str, Contact] = {}
+    statement = (_lock_contacts_by_id if lock else _contacts_by_id)(conn)
     for part in in_chunks(conn, ids):
-        for row in conn.execute(_contacts_by_id(conn), {"workspace_id": workspace_id, "ids": part}):
+        for row in conn.execute(statement, {"workspace_id": workspace_id, "ids": part}):
             found[row.id] = contact_from_row(row)
     if identities is None:
         identities = identities_of(conn, workspace_id, found)
@@ -435,6 +447,22 @@ def existing_ids(conn: Connection, workspace_id: str, contact_ids: Iterable[str]
 _contact_ids = PerDialect(
     lambda dialect: select(contacts.c.id).where(
         contacts.c.workspace_id == bindparam("workspace_id"), one_of(dialect, contacts.c.id, "ids")
+    )
+)
+
+
+def lock_in_order(conn: Connection, workspace_id: str, contact_ids: Iterable[str]) -> None:
+    """Lock these contacts' rows until commit, in id order (see `load_contacts`)."""
+    for part in in_chunks(conn, sorted(set(contact_ids))):
+        conn.execute(_lock_ids(conn), {"workspace_id": workspace_id, "ids": part}).all()
+
+
+_lock_ids = PerDialect(
+    lambda dialect: (
+        select(contacts.c.id)
+        .where(contacts.c.workspace_id == bindparam("workspace_id"), one_of(dialect, contacts.c.id, "ids"))
+        .order_by(contacts.c.id)
+        .with_for_update()
     )
 )
 
