@@ -32,6 +32,7 @@ from bench import (
     ceiling,
     dispatch,
     imports,
+    ingest_audience,
     journey_latency,
     journey_steps,
     journeys,
@@ -121,6 +122,11 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--emails", type=int, help="email: messages per run (default 20,000; quick 4,000)")
     parser.add_argument("--smtp-connections", type=int, default=4, help="email: SMTP connections (default 4)")
     parser.add_argument("--email-procs", type=int, default=os.cpu_count() or 2, help="email: mail processes")
+    parser.add_argument(
+        "--audience",
+        action="store_true",
+        help="batch/single: run with three segments and a journey defined (ingest queues their changes)",
+    )
     parser.add_argument("--server-env", action="append", default=[], help="extra NAME=VALUE for the server")
     parser.add_argument("--label", default="", help="a note stored with the results")
     options = parser.parse_args(argv)
@@ -235,6 +241,8 @@ def _http(db: str, kind: str, options: argparse.Namespace, workdir: Path) -> dic
     extra_env = dict(item.split("=", 1) for item in options.server_env)
     with servers.fresh_database(db, workdir, f"{kind}_http") as url:
         with servers.serve(url, options.workers, workdir / f"{db}-{kind}.log", extra_env) as server:
+            if options.audience:
+                ingest_audience.define(server)
             history, work = workload.build(
                 seed=zlib.crc32(f"{db}:{kind}".encode()) & 0xFFFF,
                 parts=[(options.history // 100, 100), (budget, per_request)],
@@ -264,6 +272,7 @@ def _http(db: str, kind: str, options: argparse.Namespace, workdir: Path) -> dic
         "scenario": kind,
         "database": db,
         "events_per_request": per_request,
+        "audience": options.audience,
         "clients": clients,
         "workers": options.workers,
         "history_events": options.history // 100 * 100,
@@ -372,7 +381,7 @@ def table(results: list[dict[str, Any]]) -> str:
             f"`/v1/batch` x{r['events_per_request']}, {r['clients']} clients"
             if r["scenario"] == "batch"
             else f"`/v1/track`, {r['clients']} clients"
-        )
+        ) + (", 3 segments + 1 journey" if r.get("audience") else "")
         parts = [f"{_number(c['batched']['events_per_s'])}/s ({c['batched']['events_per_txn']}/txn)"]
         if "batched_copy" in c:
             parts.append(f"{_number(c['batched_copy']['events_per_s'])}/s (COPY)")

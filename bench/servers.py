@@ -49,6 +49,7 @@ class Server:
     write_key: str
     process: subprocess.Popen[bytes]
     log: Path
+    secret_key: str = ""
 
     @property
     def authority(self) -> str:
@@ -103,13 +104,15 @@ def serve(
             if time.monotonic() > deadline:
                 raise RuntimeError(f"server did not answer in 60 s:\n{log.read_text()}")
             time.sleep(0.1)
-        write_key = ""
+        write_key = secret_key = ""
         for line in log.read_text().splitlines():
             if line.strip().startswith("write key:"):
                 write_key = line.split()[2]
+            elif line.strip().startswith("secret key:"):
+                secret_key = line.split()[2]
         if seeded and not write_key:
             raise RuntimeError(f"no write key in the server output:\n{log.read_text()}")
-        yield Server("127.0.0.1", port, write_key, process, log)
+        yield Server("127.0.0.1", port, write_key, process, log, secret_key)
     finally:
         process.terminate()
         try:

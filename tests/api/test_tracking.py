@@ -328,6 +328,36 @@ def test_success_answer_is_segments_json(client: TestClient, workspace: NewWorks
     assert response.headers["content-type"] == "application/json"
 
 
+def test_the_schema_documents_the_tracking_routes(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    for name in ("identify", "track", "page", "screen", "group", "alias", "batch"):
+        operation = spec["paths"][f"/v1/{name}"]["post"]
+        assert operation["tags"] == ["tracking"]
+        assert operation["security"] == [{"WriteKey": []}]
+        assert set(operation["responses"]) == {"200", "400", "401"}
+        problem = operation["responses"]["400"]["content"]["application/problem+json"]["schema"]
+        assert problem["$ref"].removeprefix("#/components/schemas/") in spec["components"]["schemas"]
+    assert spec["components"]["securitySchemes"]["WriteKey"]["scheme"] == "basic"
+    assert "/v1/t" not in spec["paths"], "analytics.js's short paths are not part of the documented API"
+    assert "/api/v1/contacts" in spec["paths"], "the rest of the schema is still FastAPI's"
+
+
+def test_tracking_requests_are_timed_by_route(client: TestClient, workspace: NewWorkspace) -> None:
+    labels = ('method="POST"', 'route="/v1/track"', 'status="200"')
+
+    def count() -> float:
+        for line in client.get("/metrics").text.splitlines():
+            if line.startswith("nurture_http_request_duration_seconds_count{") and all(
+                label in line for label in labels
+            ):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    before = count()
+    assert send(client, workspace, "/v1/track", track()).status_code == 200
+    assert count() - before == 1
+
+
 # --- analytics.js browser routes, CORS and project settings ---------------------------------------------
 
 BROWSER = [

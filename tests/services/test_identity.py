@@ -12,11 +12,13 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from nurture.bootstrap import Container
 from nurture.domain.errors import Invalid
+from nurture.domain.profile import parse_traits
 from nurture.services.clock import ManualClock
+from nurture.services.identity import IdentityGraph
 from nurture.services.workspaces import NewWorkspace
 from nurture.store.schema import contact_identities, contacts, events
 from tests.conftest import START, ingest, secret
@@ -465,6 +467,31 @@ def test_created_updated_and_last_seen_times(
     future = (now + timedelta(days=3)).isoformat()
     ingest(container, workspace.id, track("Opened App", user="u1", timestamp=future))
     assert times()[2] == now, "a device clock in the future cannot put last seen in the future"
+
+
+def test_a_profile_write_never_moves_last_seen_back(
+    container: Container, client: TestClient, workspace: NewWorkspace, clock: ManualClock
+) -> None:
+    """A transaction that loaded a contact before another one stored a later visit writes its profile
+    change without putting the older `last_seen_at` back."""
+    ingest(container, workspace.id, identify(user="u1", plan="free"))
+    contact_id = str(owner(container, workspace.id, "user:u1"))
+    visit = START + timedelta(hours=2)
+    with container.db.write() as conn:
+        graph = IdentityGraph(conn, workspace.id, START + timedelta(hours=1))
+        contact = graph.resolve(user_id="u1", anonymous_id=None, email=None)
+        # meanwhile (another request) a later visit is stored
+        conn.execute(
+            update(contacts)
+            .where(contacts.c.workspace_id == workspace.id, contacts.c.id == contact_id)
+            .values(last_seen_at=visit)
+        )
+        graph.seen(contact, START + timedelta(hours=1))
+        assert graph.apply(contact, parse_traits({"plan": "pro"}, "traits"))
+        graph.flush()
+    stored = get_contact(client, workspace, contact_id)
+    assert stored["attributes"] == {"plan": "pro"}
+    assert at(stored["last_seen_at"]) == visit
 
 
 def test_a_merged_contact_keeps_the_earliest_creation_and_the_latest_visit(

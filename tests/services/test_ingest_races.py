@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from nurture.bootstrap import Container
 from nurture.services.clock import ManualClock
 from nurture.services.workspaces import NewWorkspace
+from nurture.store import contacts as contact_store
 from nurture.store import events as event_store
 from nurture.store.ids import new_id
 from tests.conftest import ingest
@@ -72,3 +74,45 @@ def test_a_message_id_stored_meanwhile_by_another_transaction_is_a_duplicate(
     assert (result.stored, result.duplicates) == (1, 1)
     [ann] = container.contacts.list(ws, user_id="ann").items
     assert [e.message_id for e in container.contacts.events(ws, ann.id, cursor=None).items] == ["m2"]
+
+
+def test_the_journey_worker_takes_contacts_in_the_order_ingest_does(
+    container: Container, workspace: NewWorkspace, clock: ManualClock, is_postgres: bool
+) -> None:
+    """Two due runs whose steps write their contacts, the later contact's run first, while a
+    transaction that writes both contacts (as an ingest request about both does) holds the earlier
+    one: the worker must wait for it without holding the other, or PostgreSQL finds a deadlock."""
+    ws = workspace.id
+    container.journeys.apply(
+        ws,
+        {
+            "name": "Go",
+            "trigger": {"type": "event", "event": "Go"},
+            "entry": {"reentry": "always"},
+            "nodes": [
+                {"id": "wait", "type": "delay", "duration": "1h"},
+                {"id": "set", "type": "update_contact", "set": {"plan": "done"}},
+            ],
+            "edges": [{"from": "wait", "to": "set"}],
+        },
+    )
+    ingest(container, ws, {"type": "identify", "userId": "first", "traits": {"plan": "free"}})
+    ingest(container, ws, {"type": "identify", "userId": "second", "traits": {"plan": "free"}})
+    for user in ("second", "first"):  # the second contact's run is due first
+        ingest(container, ws, {"type": "track", "userId": user, "event": "Go"})
+        container.audience.run_once()
+        container.journey_worker.run_once()
+        clock.advance(timedelta(minutes=1))
+    first, second = (container.contacts.list(ws, user_id=u).items[0].id for u in ("first", "second"))
+    assert first < second, "contact ids ascend with creation"
+    clock.advance(timedelta(hours=2))
+    with ThreadPoolExecutor(1) as pool:
+        with container.db.write() as conn:
+            contact_store.lock_in_order(conn, ws, [first])
+            stepping = pool.submit(container.journey_worker.run_once)
+            if is_postgres:
+                wait_for_lock_waiter(container)  # the worker waits for `first`
+            contact_store.lock_in_order(conn, ws, [second])  # and holds nothing this needs
+        stepping.result(timeout=60)
+    for contact_id in (first, second):
+        assert container.contacts.get(ws, contact_id).attributes == {"plan": "done"}

@@ -100,6 +100,8 @@ def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
     )
     app.state.container = container
     problems.install(app)
+    app.router.routes.extend(tracking.routes)  # plain ASGI endpoints, ahead of every other route
+    _document_tracking(app)
     for module in (
         tracking,
         contacts,
@@ -132,6 +134,22 @@ def create_app(container: Container, *, run_worker: bool = False) -> FastAPI:
     app.add_middleware(tracking.TrackingCors)
     app.add_middleware(_Observe)
     return app
+
+
+def _document_tracking(app: FastAPI) -> None:
+    """/openapi.json: FastAPI's schema plus the tracking endpoints, which are not FastAPI routes."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            schema["paths"] = {**tracking.openapi_paths(), **schema["paths"]}
+            components = schema.setdefault("components", {})
+            for part, entries in tracking.OPENAPI_COMPONENTS.items():
+                components.setdefault(part, {}).update(entries)
+        return app.openapi_schema or generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app_from_env() -> Any:

@@ -12,8 +12,8 @@ from nurture.domain.keys import KeyKind
 from nurture.services.workspaces import WorkspaceService
 
 
-def basic_user(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
+def basic_user(header: str) -> str | None:
+    """The user name of an HTTP Basic `Authorization` header value (None for another scheme)."""
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "basic" or not value:
         return None

@@ -69,14 +69,20 @@ def _field_error(error: Any) -> FieldError:
     return FieldError(_path(tuple(error["loc"])), error["msg"])
 
 
+def domain_problem(exc: NurtureError) -> Response:
+    """The problem response for a domain error (also used by the tracking endpoints directly)."""
+    status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 400)
+    return problem(status, exc.title, exc.detail, exc.errors if isinstance(exc, Invalid) else None)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(NurtureError)
     async def _domain(request: Request, exc: NurtureError) -> Response:
-        status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 400)
-        errors = exc.errors if isinstance(exc, Invalid) else None
         if wants_html(request):  # a recipient's browser on an unsubscribe, preference or confirm page
+            status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 400)
+            errors = exc.errors if isinstance(exc, Invalid) else None
             return HTMLResponse(error_html(exc.detail, errors), status_code=status, headers=HEADERS)
-        return problem(status, exc.title, exc.detail, errors)
+        return domain_problem(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> Response:

@@ -1,4 +1,10 @@
-"""The Segment HTTP Tracking API: server routes, analytics.js browser routes, project settings."""
+"""The Segment HTTP Tracking API: server routes, analytics.js browser routes, project settings.
+
+The ingest routes (`/v1/track`, `/v1/batch`, … and analytics.js's short `/v1/t`, …) are plain ASGI
+endpoints (`IngestEndpoint`), not FastAPI routes: on the hottest path of the system, FastAPI's
+per-request machinery (a Request object, dependency solving, response handling) cost more than
+reading, validating and queueing the event. `openapi_paths` writes their part of the schema.
+"""
 
 from __future__ import annotations
 
@@ -11,18 +17,19 @@ import orjson
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nurture.api.auth import basic_user
 from nurture.api.metrics import EVENTS_DUPLICATE, EVENTS_INGESTED
+from nurture.api.problems import PROBLEM, domain_problem
 from nurture.api.responses import json_response
 from nurture.bootstrap import Container
-from nurture.domain.errors import Invalid, NotFound, Unauthorized
+from nurture.domain.errors import Invalid, NotFound, NurtureError, Unauthorized
 from nurture.domain.keys import KeyKind
 from nurture.domain.tracking import (
     MAX_BATCH_BYTES,
     MAX_EVENT_BYTES,
-    Batch,
     MessageType,
     parse_batch,
     parse_single,
@@ -44,35 +51,86 @@ _SHORT = {
     "g": MessageType.GROUP,
     "a": MessageType.ALIAS,
 }
-_OK = b'{"success":true}'
 
 
-class TrackingCors:
-    """Every answer under /v1/, errors included, carries the CORS headers: browsers post there, and a
-    page can only read why an event was refused (or stop retrying it) when the answer allows it."""
+class IngestEndpoint:
+    """One tracking route as an ASGI app: read the body, validate it with the domain's parsers, check
+    the write key, submit it to group commit and answer after the commit that holds it. Domain errors
+    become the same RFC 9457 problems as everywhere else (`problems.domain_problem`)."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self, kind: MessageType | None, summary: str, description: str = "") -> None:
+        self.kind = kind  # None: /v1/batch
+        self.limit = MAX_BATCH_BYTES if kind is None else MAX_EVENT_BYTES
+        self.summary = summary
+        self.description = description  # empty: left out of the schema
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
-            await self.app(scope, receive, send)
+        authorization = encoding = ""
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                authorization = value.decode("latin-1")
+            elif name == b"content-encoding":
+                encoding = value.decode("latin-1")
+        body = await _read_body(receive)
+        if body is None:
+            return  # the client went away; there is no one to answer
+        try:
+            await self._ingest(scope["app"].state.container, body, encoding, authorization)
+        except NurtureError as exc:
+            await domain_problem(exc)(scope, receive, send)
             return
+        await send(_OK_START)
+        await send(_OK_BODY)
 
-        async def send_with_cors(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in CORS_HEADERS.items():
-                    headers.setdefault(name, value)
-            await send(message)
+    async def _ingest(self, container: Container, body: bytes, encoding: str, authorization: str) -> None:
+        data = _decode_json(body, encoding, self.limit)
+        batch = parse_batch(data) if self.kind is None else parse_single(data, self.kind)
+        write_key = basic_user(authorization) or batch.write_key
+        if not write_key:
+            raise Unauthorized("send the write key as the HTTP Basic user name or as `writeKey` in the body")
+        workspaces = container.workspaces
+        workspace_id = workspaces.authenticate_cached(write_key, KeyKind.WRITE)
+        if workspace_id is None:
+            workspace_id = await run_in_threadpool(workspaces.authenticate, write_key, KeyKind.WRITE)
+        # concurrent requests share commits (group commit); the answer still waits for its own commit
+        result = await asyncio.wrap_future(container.ingest.submit(workspace_id, batch))
+        if self.kind is not None:
+            EVENTS_INGESTED.labels(self.kind.value).inc()
+        else:
+            for kind, count in Counter(message.type.value for message in batch.messages).items():
+                EVENTS_INGESTED.labels(kind).inc(count)
+        if result.duplicates:
+            EVENTS_DUPLICATE.inc(result.duplicates)
 
-        await self.app(scope, receive, send_with_cors)
+
+_OK = b'{"success":true}'
+_OK_START: Message = {
+    "type": "http.response.start",
+    "status": 200,
+    "headers": [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(_OK)).encode()),
+        *((name.lower().encode(), value.encode()) for name, value in CORS_HEADERS.items()),
+    ],
+}
+_OK_BODY: Message = {"type": "http.response.body", "body": _OK}
 
 
-async def _read_json(request: Request, limit: int) -> Any:
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole request body; None when the client disconnected first."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _decode_json(raw: bytes, encoding: str, limit: int) -> Any:
     """The body as JSON: gzip undone (bounded, so a small bomb cannot blow up), size checked."""
-    raw = await request.body()
-    if request.headers.get("content-encoding", "").lower() == "gzip":
+    if encoding.lower() == "gzip":
         inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
         try:
             raw = inflater.decompress(raw, limit + 1)
@@ -90,50 +148,123 @@ async def _read_json(request: Request, limit: int) -> Any:
         raise Invalid.one("body", f"is not valid JSON ({exc})") from None
 
 
-async def _ingest(request: Request, batch: Batch) -> Response:
-    container: Container = request.app.state.container
-    write_key = basic_user(request) or batch.write_key
-    if not write_key:
-        raise Unauthorized("send the write key as the HTTP Basic user name or as `writeKey` in the body")
-    workspace_id = container.workspaces.authenticate_cached(write_key, KeyKind.WRITE)
-    if workspace_id is None:
-        workspace_id = await run_in_threadpool(container.workspaces.authenticate, write_key, KeyKind.WRITE)
-    # concurrent requests share commits (group commit); the answer still waits for its own commit
-    result = await asyncio.wrap_future(container.ingest.submit(workspace_id, batch))
-    for kind, count in Counter(message.type.value for message in batch.messages).items():
-        EVENTS_INGESTED.labels(kind).inc(count)
-    if result.duplicates:
-        EVENTS_DUPLICATE.inc(result.duplicates)
-    return Response(_OK, media_type="application/json", headers=CORS_HEADERS)
+ENDPOINTS: dict[str, IngestEndpoint] = {
+    **{
+        f"/v1/{kind.value}": IngestEndpoint(
+            kind,
+            f"Segment {kind.value}",
+            f"Segment `{kind.value}` call (HTTP Basic: write key as user name).",
+        )
+        for kind in MessageType
+    },
+    "/v1/batch": IngestEndpoint(
+        None, "Segment batch", "Up to 500 KB of messages of any type; stored all together or not at all."
+    ),
+    **{f"/v1/{short}": IngestEndpoint(kind, f"analytics.js {kind.value}") for short, kind in _SHORT.items()},
+}
+# registered by the app ahead of every other route
+routes = [Route(path, endpoint, methods=["POST"]) for path, endpoint in ENDPOINTS.items()]
 
 
-def _single(kind: MessageType) -> Any:
-    async def endpoint(request: Request) -> Response:
-        return await _ingest(request, parse_single(await _read_json(request, MAX_EVENT_BYTES), kind))
+class TrackingCors:
+    """Every answer under /v1/, errors included, carries the CORS headers: browsers post there, and a
+    page can only read why an event was refused (or stop retrying it) when the answer allows it.
 
-    endpoint.__name__ = f"ingest_{kind.value}"
-    endpoint.__doc__ = f"Segment `{kind.value}` call (HTTP Basic: write key as user name)."
-    return endpoint
+    A POST to a tracking endpoint is handed straight to it (the same object `routes` registers, which
+    writes its own CORS headers), past the route search and the layers below this middleware."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+            await self.app(scope, receive, send)
+            return
+        endpoint = ENDPOINTS.get(scope["path"]) if scope["method"] == "POST" else None
+        if endpoint is not None:
+            scope["route"] = _ROUTES[scope["path"]]  # what the request metric is labelled with
+            await endpoint(scope, receive, _with_cors(send))
+        else:
+            await self.app(scope, receive, _with_cors(send))
 
 
-for _kind in MessageType:
-    router.add_api_route(
-        f"/v1/{_kind.value}", _single(_kind), methods=["POST"], summary=f"Segment {_kind.value}"
-    )
-for _short, _kind in _SHORT.items():
-    router.add_api_route(
-        f"/v1/{_short}",
-        _single(_kind),
-        methods=["POST"],
-        summary=f"analytics.js {_kind.value}",
-        include_in_schema=False,
-    )
+_ROUTES = {route.path: route for route in routes}
 
 
-@router.post("/v1/batch", summary="Segment batch")
-async def ingest_batch(request: Request) -> Response:
-    """Up to 500 KB of messages of any type; stored all together or not at all."""
-    return await _ingest(request, parse_batch(await _read_json(request, MAX_BATCH_BYTES)))
+def _with_cors(send: Send) -> Send:
+    async def send_with_cors(message: Message) -> None:
+        if message["type"] == "http.response.start" and message is not _OK_START:
+            headers = MutableHeaders(scope=message)
+            for name, value in CORS_HEADERS.items():
+                headers.setdefault(name, value)
+        await send(message)
+
+    return send_with_cors
+
+
+def openapi_paths() -> dict[str, Any]:
+    """The ingest routes' part of /openapi.json (FastAPI documents only its own routes)."""
+    problem = {"content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/TrackingProblem"}}}}
+    ok = {
+        "type": "object",
+        "properties": {"success": {"type": "boolean", "enum": [True]}},
+        "required": ["success"],
+    }
+    return {
+        path: {
+            "post": {
+                "tags": ["tracking"],
+                "summary": endpoint.summary,
+                "description": endpoint.description,
+                "operationId": f"ingest_{endpoint.kind.value if endpoint.kind else 'batch'}",
+                "security": [{"WriteKey": []}],
+                "requestBody": {
+                    "required": True,
+                    "description": "Segment message JSON (`Content-Encoding: gzip` accepted); the write "
+                    "key may come as `writeKey` instead of HTTP Basic.",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                "responses": {
+                    "200": {
+                        "description": "Stored and committed (or a messageId stored before)",
+                        "content": {"application/json": {"schema": ok}},
+                    },
+                    "400": {"description": "Invalid; `errors` names each field", **problem},
+                    "401": {"description": "No write key, or an unknown one", **problem},
+                },
+            }
+        }
+        for path, endpoint in ENDPOINTS.items()
+        if endpoint.description
+    }
+
+
+OPENAPI_COMPONENTS: dict[str, dict[str, Any]] = {
+    "securitySchemes": {
+        "WriteKey": {"type": "http", "scheme": "basic", "description": "The write key as the user name."}
+    },
+    "schemas": {
+        "TrackingProblem": {
+            "type": "object",
+            "description": "RFC 9457 problem details",
+            "properties": {
+                "type": {"type": "string"},
+                "title": {"type": "string"},
+                "status": {"type": "integer"},
+                "detail": {"type": "string"},
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "errors": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                    },
+                },
+            },
+        }
+    },
+}
 
 
 @router.options("/v1/{path:path}", include_in_schema=False)

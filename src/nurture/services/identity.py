@@ -44,6 +44,7 @@ class IdentityGraph:
         self._merged: dict[str, str] = {}
         self._new: set[str] = set()
         self._dirty: set[str] = set()
+        self._seen: dict[str, datetime] = {}  # stored contacts whose last_seen_at moves forward
         self._new_identities: dict[Key, str] = {}
         self._catalog: set[Entry] = set()  # attributes written, for the data catalog
         # what changed about whom, for the audience worker: (contact id, kind, name), in order
@@ -66,12 +67,14 @@ class IdentityGraph:
                 found_ids.add(owner)
         missing = found_ids - self._contacts.keys()
         if missing:
-            self._contacts.update(store.load_contacts(self.conn, self.workspace_id, missing, identities))
+            self._contacts.update(
+                store.load_contacts(self.conn, self.workspace_id, missing, identities, lock=True)
+            )
 
     def load(self, contact_ids: Iterable[str]) -> dict[str, Contact]:
         missing = [c for c in contact_ids if c not in self._contacts]
         if missing:
-            self._contacts.update(store.load_contacts(self.conn, self.workspace_id, missing))
+            self._contacts.update(store.load_contacts(self.conn, self.workspace_id, missing, lock=True))
         return {c: self._contacts[c] for c in contact_ids if c in self._contacts}
 
     def lookup(self, kind: IdentityKind, value: str) -> Contact | None:
@@ -164,8 +167,8 @@ class IdentityGraph:
                 setattr(target, name, value)
         target.attributes = {**source.attributes, **target.attributes}
         target.created_at = min(target.created_at, source.created_at)
-        if source.last_seen_at and (target.last_seen_at is None or source.last_seen_at > target.last_seen_at):
-            target.last_seen_at = source.last_seen_at
+        if source.last_seen_at is not None:
+            self.seen(target, source.last_seen_at)
         target.anonymous_ids.extend(source.anonymous_ids)
         target.user_id = target.user_id or source.user_id
         target.updated_at = self.now
@@ -258,18 +261,21 @@ class IdentityGraph:
             self._dirty.add(contact.id)
 
     def seen(self, contact: Contact, at: datetime) -> None:
+        """The contact was active at `at`: `last_seen_at` moves forward (only that column is written)."""
         if contact.last_seen_at is None or at > contact.last_seen_at:
             contact.last_seen_at = at
-            self.touch(contact)
+            if contact.id not in self._new:
+                self._seen[contact.id] = at
 
     def flush(self, *, queue_changes: bool = True) -> None:
         """Write new contacts, changed contacts and new identities, and (unless the caller takes them
         itself with `take_changes`) queue what changed for the audience worker."""
         store.insert_contacts(self.conn, self.workspace_id, [self._contacts[c] for c in sorted(self._new)])
         store.update_contacts(
-            self.conn,
-            self.workspace_id,
-            [self._contacts[c] for c in sorted(self._dirty) if c in self._contacts],
+            self.conn, self.workspace_id, [self._contacts[c] for c in self._dirty if c in self._contacts]
+        )
+        store.advance_last_seen(
+            self.conn, self.workspace_id, {c: at for c, at in self._seen.items() if c in self._contacts}
         )
         store.insert_identities(
             self.conn,
@@ -287,6 +293,7 @@ class IdentityGraph:
         catalog.record(self.conn, self.workspace_id, self._catalog, self.now)
         self._new.clear()
         self._dirty.clear()
+        self._seen.clear()
         self._new_identities.clear()
         self._catalog.clear()
         if queue_changes:

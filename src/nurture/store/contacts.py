@@ -7,7 +7,24 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, String, and_, bindparam, case, cast, delete, func, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Row,
+    Select,
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    delete,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    union_all,
+    update,
+)
 
 from nurture.domain.contacts import Contact, IdentityKind
 from nurture.domain.subscriptions import merge_winner
@@ -30,7 +47,15 @@ from nurture.store.schema import (
     segment_memberships,
     subscriptions,
 )
-from nurture.store.sql import PerDialect, contains_pattern, execute_many, in_chunks, insert_ignore, one_of
+from nurture.store.sql import (
+    PerDialect,
+    contains_pattern,
+    copy_rows,
+    execute_many,
+    in_chunks,
+    insert_ignore,
+    one_of,
+)
 
 # What ingest, import and the profile API write, in bulk. `lifecycle_stage` and `owner_id` are
 # deliberately absent: they change only through their own statements (services.lifecycle,
@@ -128,11 +153,17 @@ _identities_of = PerDialect(
         .order_by(contact_identities.c.created_at, contact_identities.c.value)
     )
 )
-_contacts_by_id = PerDialect(
-    lambda dialect: select(contacts).where(
+
+
+def _by_id(dialect: str) -> Select[Any]:
+    return select(contacts).where(
         contacts.c.workspace_id == bindparam("workspace_id"), one_of(dialect, contacts.c.id, "ids")
     )
-)
+
+
+_contacts_by_id = PerDialect(_by_id)
+# the same, locking the rows in id order (PostgreSQL; SQLite's writer holds the database anyway)
+_lock_contacts_by_id = PerDialect(lambda dialect: _by_id(dialect).order_by(contacts.c.id).with_for_update())
 
 
 def identities_of(
@@ -152,13 +183,18 @@ def load_contacts(
     workspace_id: str,
     contact_ids: Iterable[str],
     identities: Mapping[str, list[tuple[str, str]]] | None = None,
+    *,
+    lock: bool = False,
 ) -> dict[str, Contact]:
     """Contacts by id, with their user id and anonymous ids filled in (from `identities` when the
-    caller has them already, as `find_owners` gives them)."""
+    caller has them already, as `find_owners` gives them). With `lock`, their rows are locked until
+    commit, in id order: every transaction that writes several contacts takes them in that one order,
+    so two of them can never each hold a contact the other waits for."""
     ids = sorted(set(contact_ids))
     found: dict[str, Contact] = {}
+    statement = (_lock_contacts_by_id if lock else _contacts_by_id)(conn)
     for part in in_chunks(conn, ids):
-        for row in conn.execute(_contacts_by_id(conn), {"workspace_id": workspace_id, "ids": part}):
+        for row in conn.execute(statement, {"workspace_id": workspace_id, "ids": part}):
             found[row.id] = contact_from_row(row)
     if identities is None:
         identities = identities_of(conn, workspace_id, found)
@@ -175,26 +211,46 @@ def attach_identities(contact: Contact, pairs: Iterable[tuple[str, str]]) -> Non
             contact.anonymous_ids.append(value)
 
 
-_insert_contact = contacts.insert()
-
-
 def insert_contacts(conn: Connection, workspace_id: str, new: Sequence[Contact]) -> None:
-    execute_many(conn, _insert_contact, [contact_row(workspace_id, c) for c in new])
+    """New contacts (fresh ids, so nothing to conflict with): by COPY on PostgreSQL."""
+    copy_rows(conn, contacts, [contact_row(workspace_id, c) for c in new])
 
 
+# `last_seen_at` is not among them: it only ever moves forward, by `advance_last_seen`, so a
+# transaction holding an older copy of the contact can never move it back.
+_PROFILE_COLUMNS = tuple(name for name in CONTACT_COLUMNS if name != "last_seen_at")
 _update_contact = (
     update(contacts)
     .where(contacts.c.workspace_id == bindparam("w_id"), contacts.c.id == bindparam("c_id"))
-    .values({name: bindparam(name) for name in CONTACT_COLUMNS})
+    .values({name: bindparam(name) for name in _PROFILE_COLUMNS})
 )
 
 
 def update_contacts(conn: Connection, workspace_id: str, changed: Sequence[Contact]) -> None:
+    """Write the profile columns of `changed` (in id order: concurrent writers lock rows in one order)."""
     rows = [
-        {"w_id": workspace_id, "c_id": c.id, **{name: getattr(c, name) for name in CONTACT_COLUMNS}}
-        for c in changed
+        {"w_id": workspace_id, "c_id": c.id, **{name: getattr(c, name) for name in _PROFILE_COLUMNS}}
+        for c in sorted(changed, key=lambda c: c.id)
     ]
     execute_many(conn, _update_contact, rows)
+
+
+_advance_last_seen = (
+    update(contacts)
+    .where(
+        contacts.c.workspace_id == bindparam("w_id"),
+        contacts.c.id == bindparam("c_id"),
+        or_(contacts.c.last_seen_at.is_(None), contacts.c.last_seen_at < bindparam("at")),
+    )
+    .values(last_seen_at=bindparam("at"))
+)
+
+
+def advance_last_seen(conn: Connection, workspace_id: str, seen: Mapping[str, datetime]) -> None:
+    """Move each contact's `last_seen_at` to the given time where that is later (only that column, in
+    id order)."""
+    rows = [{"w_id": workspace_id, "c_id": c, "at": seen[c]} for c in sorted(seen)]
+    execute_many(conn, _advance_last_seen, rows)
 
 
 def insert_identities(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
@@ -214,23 +270,105 @@ def delete_identity(
     )
 
 
+# Every table holding rows of a contact that a merge moves to the survivor (or, for journey timers and
+# condition points, drops); `move_contact_rows` touches only those the source has rows in.
+_MOVED = (contact_identities, events, activities, messages, message_events, consent_records)
+MERGED_TABLES = (
+    *_MOVED,
+    account_members,
+    list_members,
+    contact_tags,
+    subscriptions,
+    *scoring.CONTACT_TABLES,
+    *journeys.CONTACT_TABLES,
+)
+_STAGE_OR_OWNER = "contacts.lifecycle_stage|owner_id"
+_MERGED_INTO = "contact_merges.into_id"
+
+
+def _holding_query() -> Any:
+    """Which of `MERGED_TABLES` hold rows of the source (and whether it has a stage or owner, or ids
+    merged into it): one EXISTS per table on its (workspace_id, contact_id) index, in one statement."""
+    source: Any = bindparam("source_id")
+    workspace: Any = bindparam("workspace_id")
+
+    def named(name: str, where: Any) -> Any:
+        return select(literal_column(f"'{name}'").label("name")).where(where)  # our own names
+
+    parts = [
+        named(table.name, exists().where(table.c.workspace_id == workspace, table.c.contact_id == source))
+        for table in MERGED_TABLES
+    ]
+    parts.append(
+        named(
+            _STAGE_OR_OWNER,
+            exists().where(
+                contacts.c.workspace_id == workspace,
+                contacts.c.id == source,
+                or_(contacts.c.lifecycle_stage.is_not(None), contacts.c.owner_id.is_not(None)),
+            ),
+        )
+    )
+    parts.append(
+        named(
+            _MERGED_INTO,
+            exists().where(contact_merges.c.workspace_id == workspace, contact_merges.c.into_id == source),
+        )
+    )
+    return union_all(*parts)
+
+
+_holding = _holding_query()
+
+
 def move_contact_rows(
     conn: Connection, workspace_id: str, source_id: str, target_id: str, now: datetime
 ) -> None:
     """Point everything of `source_id` at `target_id` and delete the source (profile fields are the
     caller's job, except the stage and owner, which the target takes from the source only when it has
-    none). Every per-contact table must be listed here.
+    none). Every per-contact table must be in `MERGED_TABLES`; one query finds the few the source has
+    rows in, and only those are touched.
 
     Segment stays, timers and queued changes of the source are the audience worker's: it follows
     `contact_merges`, ends the source's stays (history keeps them under the source id) and evaluates
     the survivor."""
-    _fill_stage_and_owner(conn, workspace_id, source_id, target_id)
-    for table in (contact_identities, events, activities, messages, message_events, consent_records):
+    held = set(conn.execute(_holding, {"workspace_id": workspace_id, "source_id": source_id}).scalars())
+    if _STAGE_OR_OWNER in held:
+        _fill_stage_and_owner(conn, workspace_id, source_id, target_id)
+    for table in _MOVED:
+        if table.name in held:
+            conn.execute(
+                update(table)
+                .where(table.c.workspace_id == workspace_id, table.c.contact_id == source_id)
+                .values(contact_id=target_id)
+            )
+    if account_members.name in held:
+        _move_account_memberships(conn, workspace_id, source_id, target_id)
+    if list_members.name in held:
+        _union(conn, workspace_id, list_members, source_id, target_id)
+    if contact_tags.name in held:
+        _union(conn, workspace_id, contact_tags, source_id, target_id)
+    if subscriptions.name in held:
+        _merge_subscriptions(conn, workspace_id, source_id, target_id)
+    if held.intersection(t.name for t in scoring.CONTACT_TABLES):
+        scoring.move_scores(conn, workspace_id, source_id, target_id, now)
+    if held.intersection(t.name for t in journeys.CONTACT_TABLES):
+        journeys.move_contact(conn, workspace_id, source_id, target_id, now)
+    if _MERGED_INTO in held:
         conn.execute(
-            update(table)
-            .where(table.c.workspace_id == workspace_id, table.c.contact_id == source_id)
-            .values(contact_id=target_id)
+            update(contact_merges)
+            .where(contact_merges.c.workspace_id == workspace_id, contact_merges.c.into_id == source_id)
+            .values(into_id=target_id)
         )
+    conn.execute(
+        contact_merges.insert().values(
+            workspace_id=workspace_id, merged_id=source_id, into_id=target_id, merged_at=now
+        )
+    )
+    conn.execute(delete(contacts).where(contacts.c.workspace_id == workspace_id, contacts.c.id == source_id))
+
+
+def _move_account_memberships(conn: Connection, workspace_id: str, source_id: str, target_id: str) -> None:
     memberships = conn.execute(
         select(account_members.c.account_id, account_members.c.created_at).where(
             account_members.c.workspace_id == workspace_id, account_members.c.contact_id == source_id
@@ -249,22 +387,6 @@ def move_contact_rows(
                 account_members.c.workspace_id == workspace_id, account_members.c.contact_id == source_id
             )
         )
-    _union(conn, workspace_id, list_members, source_id, target_id)
-    _union(conn, workspace_id, contact_tags, source_id, target_id)
-    _merge_subscriptions(conn, workspace_id, source_id, target_id)
-    scoring.move_scores(conn, workspace_id, source_id, target_id, now)
-    journeys.move_contact(conn, workspace_id, source_id, target_id, now)
-    conn.execute(
-        update(contact_merges)
-        .where(contact_merges.c.workspace_id == workspace_id, contact_merges.c.into_id == source_id)
-        .values(into_id=target_id)
-    )
-    conn.execute(
-        contact_merges.insert().values(
-            workspace_id=workspace_id, merged_id=source_id, into_id=target_id, merged_at=now
-        )
-    )
-    conn.execute(delete(contacts).where(contacts.c.workspace_id == workspace_id, contacts.c.id == source_id))
 
 
 def _fill_stage_and_owner(conn: Connection, workspace_id: str, source_id: str, target_id: str) -> None:
@@ -325,6 +447,22 @@ def existing_ids(conn: Connection, workspace_id: str, contact_ids: Iterable[str]
 _contact_ids = PerDialect(
     lambda dialect: select(contacts.c.id).where(
         contacts.c.workspace_id == bindparam("workspace_id"), one_of(dialect, contacts.c.id, "ids")
+    )
+)
+
+
+def lock_in_order(conn: Connection, workspace_id: str, contact_ids: Iterable[str]) -> None:
+    """Lock these contacts' rows until commit, in id order (see `load_contacts`)."""
+    for part in in_chunks(conn, sorted(set(contact_ids))):
+        conn.execute(_lock_ids(conn), {"workspace_id": workspace_id, "ids": part}).all()
+
+
+_lock_ids = PerDialect(
+    lambda dialect: (
+        select(contacts.c.id)
+        .where(contacts.c.workspace_id == bindparam("workspace_id"), one_of(dialect, contacts.c.id, "ids"))
+        .order_by(contacts.c.id)
+        .with_for_update()
     )
 )
 

@@ -653,6 +653,10 @@ def move_runs(
     return moved
 
 
+# a contact's rows in these tables follow it into a merge (`move_contact`)
+CONTACT_TABLES = (journey_runs, journey_inbox, journey_timers)
+
+
 def move_contact(conn: Connection, workspace_id: str, source_id: str, target_id: str, now: datetime) -> None:
     """A contact merged into another: its runs, inbox rows go with it; a live run that would be a
     second live run of the survivor (same journey and correlation key) ends; its date timers go (the

@@ -400,6 +400,10 @@ def reset_expiry(
 # ---- merges and erasure ----
 
 
+# a contact's rows in these tables follow it into a merge (`move_scores`)
+CONTACT_TABLES = (score_changes, contact_scores)
+
+
 def move_scores(conn: Connection, workspace_id: str, source_id: str, target_id: str, now: datetime) -> None:
     """A merge: the target gets the source's event and manual points (a once-rule that both scored
     keeps the earlier grant); the source's condition points go (the merged profile's conditions are

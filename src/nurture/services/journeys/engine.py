@@ -45,6 +45,7 @@ from nurture.services.journeys.active import ActiveJourneys
 from nurture.services.journeys.effects import EffectFailed, Effects
 from nurture.services.journeys.inbox import JOURNEYS_CHANNEL
 from nurture.services.outbox import NewMessage, enqueue
+from nurture.store import contacts as contact_store
 from nurture.store import events as event_store
 from nurture.store import journeys as store
 from nurture.store.contact_views import load_views
@@ -173,7 +174,8 @@ class JourneyWorker(PollingWorker):
                 answers.append(self.caller(call, run.state.context))
         with self.db.write() as conn:
             stats = JourneyStats()
-            for (run, call), answer in zip(calls, answers, strict=True):
+            answered = sorted(zip(calls, answers, strict=True), key=lambda pair: pair[0][0].state.contact_id)
+            for (run, call), answer in answered:  # contacts in id order, as every writer takes them
                 fresh = store.live_runs(conn, run.state.workspace_id, [run.state.contact_id])
                 current = next((r for r in fresh if r.state.run_id == run.state.run_id), None)
                 if current is None or current.state.status is not RunStatus.CALLING:
@@ -258,6 +260,9 @@ class _Batch:
 
     def run(self, items: Sequence[InboxItem], due: Sequence[RunRow]) -> None:
         contacts = {i.contact_id for i in items} | {r.state.contact_id for r in due}
+        # the steps below may write these contacts in any order; taking them now, in id order (as
+        # ingest does), means this batch and a concurrent ingest never wait for each other in a cycle
+        contact_store.lock_in_order(self.conn, self.workspace_id, contacts)
         self._load(contacts)
         events = event_store.tracked_by_ids(
             self.conn, self.workspace_id, [i.event_id for i in items if i.event_id]
