@@ -12,6 +12,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from nurture.domain.messages.sms import SmsSettings, parse_sms_url
 from nurture.domain.profile import normalize_phone
 
+# Set by `nurture serve` when it starts several HTTP processes: the lock file whose holder runs the
+# embedded workers (api/app.py); not an operator's setting.
+EMBEDDED_LOCK = "NURTURE_EMBEDDED_WORKER_LOCK"
+
 
 class Settings(BaseSettings):
     """Every knob an operator can turn; defaults give a working single-machine system under ./var/."""

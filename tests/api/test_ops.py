@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -212,3 +213,31 @@ def test_first_start_loads_the_shipped_journeys_into_the_example_workspace(live_
     shipped = {document["name"] for document in journey_documents().values()}
     assert {j["name"] for j in journeys} == shipped
     assert {j["status"] for j in journeys} == {"active"}
+
+
+def test_of_two_http_processes_one_runs_the_embedded_workers(two_process_server: LiveServer) -> None:
+    server = two_process_server
+    for _ in range(100):  # both processes up: each logs its startup
+        started = [r["event"] for r in log_records(server.log) if r.get("logger") == "uvicorn.error"]
+        if sum("startup complete" in e for e in started) == 2:
+            break
+        time.sleep(0.1)
+    workers = [r["event"] for r in log_records(server.log) if r["event"].endswith(" worker started")]
+    assert sorted(workers) == sorted(set(workers))  # each loop once, not once per process
+    assert {"audience worker started", "journeys worker started"} <= set(workers)
+    # and they work: a sign-up starts the shipped welcome series
+    calls = [
+        {"type": "identify", "userId": "ann", "traits": {"email": "ann@example.com"}},
+        {"type": "track", "userId": "ann", "event": "Signed Up"},
+    ]
+    assert (
+        httpx.post(f"{server.url}/v1/batch", json={"batch": calls}, auth=(server.write_key, "")).status_code
+        == 200
+    )
+    headers = {"Authorization": f"Bearer {server.secret_key}"}
+    for _ in range(100):
+        figures = httpx.get(f"{server.url}/api/v1/journeys/Welcome series/analytics", headers=headers).json()
+        if figures["entered"] == 1:
+            break
+        time.sleep(0.1)
+    assert figures["entered"] == 1

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import gc
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -42,6 +44,7 @@ from nurture.api import (
 from nurture.api.metrics import HTTP_REQUESTS
 from nurture.bootstrap import Container, build
 from nurture.logs import configure
+from nurture.settings import EMBEDDED_LOCK
 
 log = structlog.get_logger("nurture.http")
 
@@ -156,10 +159,30 @@ def create_app_from_env() -> Any:
     """Factory for `uvicorn --factory` (one per worker process), configured from NURTURE_ settings."""
     container = build()
     configure(container.settings.log_level, container.settings.log_json)
-    app = create_app(container, run_worker=container.settings.embedded_worker)
+    app = create_app(container, run_worker=container.settings.embedded_worker and _worker_lock())
     # Everything made so far (modules, routes, the container) lives as long as the process; moving it
     # out of the collector's generations means collections triggered by per-request garbage no
     # longer walk it.
     gc.collect()
     gc.freeze()
     return app
+
+
+_held: list[int] = []  # the lock's descriptor, open for the life of the process
+
+
+def _worker_lock() -> bool:
+    """Whether this HTTP process runs the embedded workers: always when it is the only one; of
+    several, the one that holds the lock file `nurture serve` named (a process that dies lets it go,
+    and the one started in its place takes it), so idle workers do not poll once per process."""
+    path = os.environ.get(EMBEDDED_LOCK)
+    if not path:
+        return True
+    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(handle)
+        return False
+    _held.append(handle)
+    return True

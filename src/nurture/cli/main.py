@@ -39,7 +39,7 @@ from nurture.services.audience_worker import WorkerStats
 from nurture.services.dispatch import DispatchStats
 from nurture.services.examples import load_examples
 from nurture.services.webhook_worker import WebhookStats
-from nurture.settings import Settings
+from nurture.settings import EMBEDDED_LOCK, Settings
 
 app = typer.Typer(help="nurture: self-hosted marketing automation.", no_args_is_help=True)
 workspace_app = typer.Typer(help="Create and list workspaces.", no_args_is_help=True)
@@ -130,16 +130,20 @@ def serve(
 @contextmanager
 def _metrics_directory(processes: int) -> Iterator[None]:
     """With several HTTP processes, each writes its Prometheus figures to files in one fresh
-    directory (prometheus_client's multiprocess mode), so /metrics answers for the whole server."""
+    directory (prometheus_client's multiprocess mode), so /metrics answers for the whole server; and
+    only the process that takes the embedded-worker lock there runs the background workers."""
     if processes < 2 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         yield
         return
     with tempfile.TemporaryDirectory(prefix="nurture-metrics-") as directory:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+        # the embedded workers run in one of the processes: the one holding this lock (app.py)
+        os.environ[EMBEDDED_LOCK] = str(Path(directory) / "embedded-worker.lock")
         try:
             yield
         finally:
             del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+            del os.environ[EMBEDDED_LOCK]
 
 
 @app.command("worker")
