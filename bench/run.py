@@ -238,7 +238,11 @@ def _http(db: str, kind: str, options: argparse.Namespace, workdir: Path) -> dic
     # enough requests for 40,000 (batch) or 6,000 (single) events/s over the whole run; a faster
     # server runs out of requests early, which shortens the run but not the rate
     budget = int((400 if kind == "batch" else 6000) * options.seconds)
-    extra_env = dict(item.split("=", 1) for item in options.server_env)
+    # plain ingest: the Example workspace without the shipped journeys (`--audience` defines its own)
+    extra_env = {
+        "NURTURE_EXAMPLE_JOURNEYS": "false",
+        **dict(item.split("=", 1) for item in options.server_env),
+    }
     with servers.fresh_database(db, workdir, f"{kind}_http") as url:
         with servers.serve(url, options.workers, workdir / f"{db}-{kind}.log", extra_env) as server:
             if options.audience:

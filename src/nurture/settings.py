@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     seed_example: bool = Field(
         default=True, description="Create the 'Example' workspace on first start of `nurture serve`."
     )
+    example_journeys: bool = Field(
+        default=True,
+        description="Load the shipped journeys (with their templates, segment and lead score) into the "
+        "Example workspace when it is created.",
+    )
 
     secret_key: str | None = Field(
         default=None,

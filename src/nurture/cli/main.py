@@ -102,7 +102,7 @@ def serve(
     configure(settings.log_level, settings.log_json)
     with container_for_cli() as container:
         seeded = container.workspaces.ensure_example() if settings.seed_example else None
-        if seeded is not None:
+        if seeded is not None and settings.example_journeys:
             c = container
             load_examples(seeded.id, c.templates, c.segments, c.scoring, c.journeys)
     if seeded is not None:
