@@ -45,7 +45,7 @@ class QuietHours(BaseModel):
     def _local(cls, value: time) -> time:
         if value.tzinfo is not None:
             raise ValueError("a local time of day without an offset, e.g. 21:00")
-        return value
+        return value.replace(fold=0)  # a wall-clock time of day: which of a repeated hour is the day's
 
     @field_validator("days")
     @classmethod
